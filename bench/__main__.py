@@ -1,0 +1,1 @@
+"""`python -m bench`: filled in by the exporter work."""

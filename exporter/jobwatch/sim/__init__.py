@@ -1,0 +1,1 @@
+"""jobwatch.sim."""
