@@ -1,0 +1,105 @@
+"""The bounded sets that label values come from. Free text never becomes a label."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """A Job's state as jobwatch reports it."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SUSPENDED = "suspended"
+    STALLED = "stalled"
+    EXTERNAL = "external"
+
+
+class Cause(StrEnum):
+    """What a container's termination means, from its exit code and reason."""
+
+    SUCCESS = "success"
+    APP_ERROR = "app_error"
+    NOT_EXECUTABLE = "not_executable"
+    COMMAND_NOT_FOUND = "command_not_found"
+    START_ERROR = "start_error"
+    OOM_KILLED = "oom_killed"
+    SIGKILL = "sigkill"
+    SEGFAULT = "segfault"
+    SIGTERM = "sigterm"
+    SIGNAL = "signal"
+    DEADLINE_EXCEEDED = "deadline_exceeded"
+    EVICTED = "evicted"
+    UNKNOWN = "unknown"
+
+
+# Causes that retrying cannot fix: the container never ran the intended program.
+CANNOT_START_CAUSES: frozenset[Cause] = frozenset(
+    {Cause.COMMAND_NOT_FOUND, Cause.NOT_EXECUTABLE, Cause.START_ERROR}
+)
+
+
+class HiddenFailure(StrEnum):
+    """Ways a success or a Completed status hides failures (spec §5)."""
+
+    FAILED_PODS_BEFORE_SUCCESS = "failed_pods_before_success"
+    RESTARTS_BEFORE_SUCCESS = "restarts_before_success"
+    SIDECAR_FAILURES = "sidecar_failures"
+    IGNORED_BY_POD_FAILURE_POLICY = "ignored_by_pod_failure_policy"
+    FAILED_INDEXES_DESPITE_SUCCESS = "failed_indexes_despite_success"
+    FAILED_POD_DISPLAYED_COMPLETED = "failed_pod_displayed_completed"
+
+
+class StallReason(StrEnum):
+    """Why a Job can wait forever without a failure ever counting (spec §4)."""
+
+    IMAGE_PULL = "image_pull"
+    CONFIG_ERROR = "config_error"
+    UNSCHEDULABLE = "unschedulable"
+    INIT_BLOCKED = "init_blocked"
+    SIDECAR_NEVER_EXITS = "sidecar_never_exits"
+    NO_PODS = "no_pods"
+
+
+# One line each: what the cause means, and what usually fixes it (spec §5 "Last real exit code").
+CAUSE_MEANING: dict[Cause, str] = {
+    Cause.SUCCESS: "exited 0: the container finished its work",
+    Cause.APP_ERROR: "the program exited with an error of its own",
+    Cause.NOT_EXECUTABLE: "126: the command was found but is not executable",
+    Cause.COMMAND_NOT_FOUND: "127: the shell could not find the command",
+    Cause.START_ERROR: "the container runtime could not start the process (StartError, 128)",
+    Cause.OOM_KILLED: "137: killed by the kernel for exceeding its memory limit (OOMKilled)",
+    Cause.SIGKILL: "137: killed with SIGKILL (liveness failure, grace period expired or forced delete)",
+    Cause.SEGFAULT: "139: segmentation fault (SIGSEGV) in the program",
+    Cause.SIGTERM: "143: stopped by SIGTERM (deletion, eviction or deadline)",
+    Cause.SIGNAL: "killed by a signal (exit code 128 + signal number)",
+    Cause.DEADLINE_EXCEEDED: "stopped because activeDeadlineSeconds was reached",
+    Cause.EVICTED: "the pod was evicted from its node",
+    Cause.UNKNOWN: "terminated for a reason jobwatch does not recognise",
+}
+
+CAUSE_ADVICE: dict[Cause, str] = {
+    Cause.SUCCESS: "nothing to fix",
+    Cause.APP_ERROR: "read the logs: kubectl logs --previous; the program reported the error",
+    Cause.NOT_EXECUTABLE: "make the entrypoint executable (chmod +x) or call it through its interpreter",
+    Cause.COMMAND_NOT_FOUND: "fix the command or install it in the image; retrying cannot help",
+    Cause.START_ERROR: "fix command/args or the image entrypoint; the binary does not exist in the image",
+    Cause.OOM_KILLED: "raise resources.limits.memory or reduce the job's memory use",
+    Cause.SIGKILL: "check liveness probes and terminationGracePeriodSeconds; look for forced deletes",
+    Cause.SEGFAULT: "a crash in native code: check the image's libraries and the input data",
+    Cause.SIGTERM: "the pod was stopped from outside: check deletions, evictions and deadlines",
+    Cause.SIGNAL: "find what sent the signal: the exit code minus 128 is its number",
+    Cause.DEADLINE_EXCEEDED: "raise activeDeadlineSeconds or make the job faster",
+    Cause.EVICTED: "check node pressure and the pod's resource requests",
+    Cause.UNKNOWN: "kubectl describe pod; the reason is in the container status",
+}
+
+STALL_ADVICE: dict[StallReason, str] = {
+    StallReason.IMAGE_PULL: "fix the image reference or registry credentials (imagePullSecrets)",
+    StallReason.CONFIG_ERROR: "create the missing ConfigMap/Secret or key the container refers to",
+    StallReason.UNSCHEDULABLE: "free capacity, or fix node selectors, affinity, taints or requests",
+    StallReason.INIT_BLOCKED: "see why the init container does not finish: kubectl logs -c <init>",
+    StallReason.SIDECAR_NEVER_EXITS: "make the sidecar a native sidecar (initContainers, restartPolicy: Always)",
+    StallReason.NO_PODS: "pods are not being created: kubectl describe job, check quota and admission",
+}
