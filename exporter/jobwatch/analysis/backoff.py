@@ -1,0 +1,93 @@
+"""The Job controller's pod-recreation backoff (spec §3.1, [BU] backoff_utils.go).
+
+10 s, doubling, capped at 10 minutes (not six: `MaxJobPodFailureBackOff`), counted from the
+finish time of the last failed pod, and reset only by a pod success. Ignored failures still
+lengthen it. The controller keeps the record in memory, so after a kube-controller-manager
+restart the real delay may be shorter: this is the upper bound the objects allow.
+"""
+
+from __future__ import annotations
+
+from jobwatch.analysis.failures import is_pod_failed
+from jobwatch.analysis.indexes import parse_index_set
+from jobwatch.model import Job, Pod
+
+INITIAL_DELAY = 10.0  # DefaultJobPodFailureBackOff
+MAX_DELAY = 600.0  # MaxJobPodFailureBackOff
+
+
+def backoff_delay(failures: int) -> float:
+    """Delay before the next pod after `failures` consecutive failures: 0, 10, 20, … 600."""
+    if failures <= 0:
+        return 0.0
+    delay = INITIAL_DELAY
+    for _ in range(failures - 1):
+        delay *= 2
+        if delay >= MAX_DELAY:
+            return MAX_DELAY
+    return delay
+
+
+def pod_finish_time(pod: Pod) -> float | None:
+    """`getFinishedTime`: latest finishedAt of regular and sidecar containers, else the Ready=False
+    transition, else deletionTimestamp - grace period, else creationTimestamp."""
+    finished = [
+        c.terminated.finished_at
+        for c in pod.containers
+        if c.kind != "init" and c.terminated is not None and c.terminated.finished_at is not None
+    ]
+    if finished:
+        return max(finished)
+    ready = pod.condition("Ready")
+    if ready is not None and ready.status == "False" and ready.transition_at is not None:
+        return ready.transition_at
+    if pod.deleting_at is not None:
+        return pod.deleting_at - (pod.deletion_grace_seconds or 0)
+    return pod.created_at
+
+
+def next_retry_at(job: Job, pods: list[Pod]) -> float | None:
+    if job.backoff_limit_per_index is not None:
+        return _next_retry_per_index(job, pods)
+    successes = [pod_finish_time(p) or 0.0 for p in pods if p.phase == "Succeeded"]
+    last_success = max(successes, default=None)
+    failed_at = [
+        t
+        for p in pods
+        if is_pod_failed(job, p)
+        and (t := pod_finish_time(p)) is not None
+        and (last_success is None or t > last_success)
+    ]
+    count = len(failed_at)
+    if last_success is None and job.succeeded == 0:
+        # Pods may be gone (PodGC, TTL) while the count survives in status.
+        count = max(count, job.failed + len(job.uncounted_failed))
+    if count == 0 or not failed_at:
+        return None
+    return max(failed_at) + backoff_delay(count)
+
+
+def _next_retry_per_index(job: Job, pods: list[Pod]) -> float | None:
+    """Per index: failures = failure-count + ignored-failure-count + 1 of the index's last
+    failed pod; the Job retries after the smallest remaining delay (`getRemainingTimePerIndex`)."""
+    closed = parse_index_set(job.failed_indexes) | parse_index_set(job.completed_indexes)
+    last_failed: dict[int, tuple[float, Pod]] = {}
+    busy: set[int] = set()
+    for pod in pods:
+        index = pod.completion_index
+        if index is None or index in closed:
+            continue
+        if not pod.is_terminal and pod.deleting_at is None:
+            busy.add(index)
+        elif (
+            is_pod_failed(job, pod)
+            and (t := pod_finish_time(pod)) is not None
+            and (index not in last_failed or t > last_failed[index][0])
+        ):
+            last_failed[index] = (t, pod)
+    retries = [
+        t + backoff_delay(p.index_failure_count + p.index_ignored_failure_count + 1)
+        for index, (t, p) in last_failed.items()
+        if index not in busy
+    ]
+    return min(retries, default=None)

@@ -1,0 +1,79 @@
+"""Attempts used and remaining before the Job controller gives up (spec §1.2, §1.3, §1.10).
+
+The definitions are binding:
+- Never: used = status.failed + uncounted failed + newly failed pods still holding the tracking
+  finalizer (minus Ignored, terminating pods per podReplacementPolicy); remaining = limit - used.
+- OnFailure: used = failed pods + summed restartCount of Running/Pending pods; remaining =
+  max(0, min(limit - failed, max(limit, 1) - 1 - restarts)), because the controller fails the Job
+  when the restart sum *reaches* the limit (`>=`), while pod failures must *exceed* it (`>`).
+- backoffLimitPerIndex: remaining = min over open indexes of (limit - failures of the index).
+- A failed Job has nothing remaining.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from jobwatch.analysis.failures import is_counted_failure, newly_failed_pods
+from jobwatch.analysis.indexes import parse_index_set
+from jobwatch.analysis.report import Attempts
+from jobwatch.model import Job, Pod
+
+
+def counted_failures(job: Job, pods: list[Pod]) -> int:
+    """`jobCtx.failed` (§1.2, §1.7): status.failed + uncounted + newly failed tracked pods."""
+    return job.failed + len(job.uncounted_failed) + len(newly_failed_pods(job, pods))
+
+
+def on_failure_restarts(pods: list[Pod]) -> int:
+    """`pastBackoffLimitOnFailure` sum (§1.3, §1.4): restartCount of every init, sidecar and
+    regular container of Running or Pending pods; finished pods are not summed."""
+    return sum(
+        c.restart_count for p in pods if p.phase in ("Running", "Pending") for c in p.containers
+    )
+
+
+def index_failures(job: Job, pods: list[Pod]) -> dict[int, int]:
+    """Counted failures per completion index (§1.10): the pod annotation carries the failures
+    before it, and a counted failed pod adds its own."""
+    failures: dict[int, int] = defaultdict(int)
+    for pod in pods:
+        if pod.completion_index is None:
+            continue
+        own = 1 if is_counted_failure(job, pod) else 0
+        failures[pod.completion_index] = max(
+            failures[pod.completion_index], pod.index_failure_count + own
+        )
+    return failures
+
+
+def attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
+    if job.backoff_limit_per_index is not None:
+        return _per_index_attempts(job, pods, failed=failed)
+    used_pods = counted_failures(job, pods)
+    limit = job.backoff_limit
+    if job.restart_policy == "OnFailure":
+        restarts = on_failure_restarts(pods)
+        remaining = min(limit - used_pods, max(limit, 1) - 1 - restarts)
+        used = used_pods + restarts
+    else:
+        remaining = limit - used_pods
+        used = used_pods
+    return Attempts(used=used, limit=limit, remaining=0 if failed else max(0, remaining))
+
+
+def _per_index_attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
+    limit = job.backoff_limit_per_index or 0
+    per_index = index_failures(job, pods)
+    closed = parse_index_set(job.failed_indexes) | parse_index_set(job.completed_indexes)
+    total = job.completions if job.completions is not None else 0
+    open_failures = [per_index.get(i, 0) for i in range(total) if i not in closed]
+    used = max(open_failures, default=0)
+    remaining = 0 if failed or not open_failures else max(0, limit - used)
+    return Attempts(used=used, limit=limit, remaining=remaining)
+
+
+def failed_index_count(job: Job) -> int | None:
+    if job.backoff_limit_per_index is None:
+        return None
+    return len(parse_index_set(job.failed_indexes))

@@ -1,0 +1,127 @@
+"""Exit codes and what they mean (spec §5 "Last real exit code", POSIX §2.8.2).
+
+The last real exit is the most recent non-zero termination across init, sidecar and regular
+containers, from `state.terminated` or `lastState.terminated`; without any, the latest exit 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from jobwatch.analysis.report import ContainerFailure, ExitInfo
+from jobwatch.model import ContainerStatus, Pod, Termination
+from jobwatch.vocabulary import CAUSE_MEANING, Cause
+
+START_ERROR_REASONS = frozenset({"StartError", "ContainerCannotRun"})
+SIGNAL_CAUSES = {137: Cause.SIGKILL, 139: Cause.SEGFAULT, 143: Cause.SIGTERM}
+SIDECAR_STOP_CODES = (137, 143)  # SIGKILL/SIGTERM sent to native sidecars at pod end (§1.5)
+EVICTION_DISRUPTIONS = frozenset({"EvictionByEvictionAPI", "TerminationByKubelet"})
+
+
+def classify(code: int, reason: str, *, evicted: bool = False, deadline: bool = False) -> Cause:
+    """Map one termination to a bounded cause. Order matters: the runtime's reason is more
+    specific than the code (137 is OOMKilled or a plain SIGKILL; 128 is StartError)."""
+    if reason == "OOMKilled":
+        return Cause.OOM_KILLED
+    if reason in START_ERROR_REASONS or code == 128:
+        return Cause.START_ERROR
+    if code == 0:
+        return Cause.SUCCESS
+    if reason == "ContainerStatusUnknown":
+        return Cause.UNKNOWN
+    if code in (137, 143) and deadline:
+        return Cause.DEADLINE_EXCEEDED
+    if evicted:
+        return Cause.EVICTED
+    if code == 126:
+        return Cause.NOT_EXECUTABLE
+    if code == 127:
+        return Cause.COMMAND_NOT_FOUND
+    if code in SIGNAL_CAUSES:
+        return SIGNAL_CAUSES[code]
+    if 128 < code <= 128 + 64:
+        return Cause.SIGNAL
+    if 0 < code < 126:
+        return Cause.APP_ERROR
+    return Cause.UNKNOWN
+
+
+def meaning(code: int, cause: Cause) -> str:
+    text = CAUSE_MEANING[cause]
+    if text[:3].isdigit():
+        return text
+    return f"exit {code}: {text}"
+
+
+def _pod_was_evicted(pod: Pod) -> bool:
+    if pod.reason == "Evicted":
+        return True
+    disruption = pod.condition("DisruptionTarget")
+    return (
+        disruption is not None and disruption.is_true and disruption.reason in EVICTION_DISRUPTIONS
+    )
+
+
+def _pod_hit_deadline(pod: Pod, job_deadline_exceeded: bool) -> bool:
+    # Pod-level activeDeadlineSeconds (kubelet, §1.13), or the Job's deadline deleting its pods.
+    return pod.reason == "DeadlineExceeded" or (
+        job_deadline_exceeded and pod.deleting_at is not None
+    )
+
+
+def _terminations(c: ContainerStatus) -> Iterator[tuple[Termination, int]]:
+    if c.last_terminated is not None:
+        yield c.last_terminated, max(c.restart_count - 1, 0)
+    if c.terminated is not None:
+        yield c.terminated, c.restart_count
+
+
+def _sort_key(info: ExitInfo) -> tuple[float, str, str]:
+    return (
+        info.finished_at if info.finished_at is not None else float("-inf"),
+        info.pod,
+        info.container,
+    )
+
+
+def container_exits(
+    pods: list[Pod], *, job_deadline_exceeded: bool = False
+) -> list[tuple[ExitInfo, ContainerFailure | None]]:
+    """Every termination visible in the pods, each with its countable identity if it failed."""
+    out: list[tuple[ExitInfo, ContainerFailure | None]] = []
+    for pod in pods:
+        evicted = _pod_was_evicted(pod)
+        deadline = _pod_hit_deadline(pod, job_deadline_exceeded)
+        for c in pod.containers:
+            for term, run in _terminations(c):
+                cause = classify(term.exit_code, term.reason, evicted=evicted, deadline=deadline)
+                info = ExitInfo(
+                    pod=pod.name,
+                    container=c.name,
+                    code=term.exit_code,
+                    reason=term.reason,
+                    cause=cause,
+                    meaning=meaning(term.exit_code, cause),
+                    finished_at=term.finished_at,
+                )
+                failed = cause is not Cause.SUCCESS and not _normal_sidecar_stop(c, pod, term)
+                failure = ContainerFailure(pod.uid, c.name, run, cause, term.finished_at)
+                out.append((info, failure if failed else None))
+    return out
+
+
+def _normal_sidecar_stop(c: ContainerStatus, pod: Pod, term: Termination) -> bool:
+    """A native sidecar stopped by SIGTERM/SIGKILL when the pod finished is not a failure (§1.5)."""
+    return (
+        c.kind == "sidecar"
+        and pod.is_terminal
+        and term is c.terminated
+        and term.exit_code in SIDECAR_STOP_CODES
+    )
+
+
+def last_exit(exits: list[tuple[ExitInfo, ContainerFailure | None]]) -> ExitInfo | None:
+    """The most recent failed termination; without one, the most recent exit 0."""
+    failed = [info for info, failure in exits if failure is not None]
+    succeeded = [info for info, _ in exits if info.code == 0]
+    return max(failed or succeeded, key=_sort_key, default=None)

@@ -1,0 +1,123 @@
+"""`analyse(job, pods, now) -> JobReport`: one Job's whole story, as a pure function."""
+
+from __future__ import annotations
+
+from jobwatch.analysis.backoff import next_retry_at
+from jobwatch.analysis.budget import attempts, failed_index_count, on_failure_restarts
+from jobwatch.analysis.exits import container_exits, last_exit
+from jobwatch.analysis.hidden import hidden_failures
+from jobwatch.analysis.report import Attempts, ExitInfo, HiddenCount, JobReport, Stall
+from jobwatch.analysis.stalls import job_stall
+from jobwatch.model import Job, Pod
+from jobwatch.vocabulary import CAUSE_ADVICE, STALL_ADVICE, Cause, State
+
+FAILED_CONDITIONS = ("FailureTarget", "Failed")  # FailureTarget decides the fate first (§1.16)
+SUCCEEDED_CONDITIONS = ("SuccessCriteriaMet", "Complete")
+COMPLETE_WITHOUT_REASON = "Completed"  # Complete had reason "" up to v1.30 (§1.16)
+
+
+def job_state(job: Job) -> tuple[State, str]:
+    """State and reason from spec and conditions alone (§1.14 to §1.16)."""
+    if job.externally_managed:
+        return State.EXTERNAL, ""
+    for type_ in FAILED_CONDITIONS:
+        if (c := job.true_condition(type_)) is not None:
+            return State.FAILED, c.reason
+    for type_ in SUCCEEDED_CONDITIONS:
+        if (c := job.true_condition(type_)) is not None:
+            return State.SUCCEEDED, c.reason or COMPLETE_WITHOUT_REASON
+    if job.suspend:
+        suspended = job.true_condition("Suspended")
+        return State.SUSPENDED, suspended.reason if suspended else "JobSuspended"
+    return State.RUNNING, ""
+
+
+def finish_time(job: Job, state: State) -> float | None:
+    if state is State.SUCCEEDED:
+        for type_ in ("Complete", "SuccessCriteriaMet"):
+            if (c := job.true_condition(type_)) is not None and c.transition_at is not None:
+                return job.completion_time or c.transition_at
+        return job.completion_time
+    if state is State.FAILED:
+        for type_ in ("Failed", "FailureTarget"):
+            if (c := job.true_condition(type_)) is not None and c.transition_at is not None:
+                return c.transition_at
+    return None
+
+
+def advice(
+    state: State,
+    reason: str,
+    *,
+    attempts_: Attempts | None,
+    exit_: ExitInfo | None,
+    stall: Stall | None,
+    hidden: tuple[HiddenCount, ...],
+) -> str:
+    """One line a human can act on, from the spec's causes and fixes."""
+    if stall is not None:
+        return STALL_ADVICE[stall.reason]
+    if state is State.FAILED and reason == "DeadlineExceeded":
+        return CAUSE_ADVICE[Cause.DEADLINE_EXCEEDED]
+    if exit_ is not None and exit_.cause is not Cause.SUCCESS and state is not State.SUCCEEDED:
+        text = CAUSE_ADVICE[exit_.cause]
+        if state is State.RUNNING and attempts_ is not None and attempts_.remaining == 0:
+            return "last attempt: the next failure fails the Job; " + text
+        return text
+    if hidden:
+        kinds = ", ".join(h.kind.value for h in hidden)
+        return f"succeeded, but hid failures ({kinds}): check the failed runs before trusting it"
+    if state is State.EXTERNAL:
+        return "managed by another controller (spec.managedBy): jobwatch does not judge its budget"
+    if state is State.SUSPENDED:
+        return 'suspended: resume with kubectl patch job … -p \'{"spec":{"suspend":false}}\''
+    return "nothing to do"
+
+
+def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
+    """Everything jobwatch knows about one Job at `now`. Pure: no clock, no I/O."""
+    state, reason = job_state(job)
+    finished = state in (State.FAILED, State.SUCCEEDED)
+    exits = container_exits(pods, job_deadline_exceeded=reason == "DeadlineExceeded")
+    failures = tuple(f for _, f in exits if f is not None)
+    budget = None if state is State.EXTERNAL else attempts(job, pods, failed=state is State.FAILED)
+    retry = None
+    stall = None
+    if state is State.RUNNING:
+        retry = next_retry_at(job, pods)
+        stall = job_stall(job, pods, now, retry)
+        if stall is not None:
+            state, reason = State.STALLED, stall.reason.value
+    hidden = hidden_failures(job, pods, succeeded=state is State.SUCCEEDED)
+    last = last_exit(exits)
+    deadline = (
+        job.start_time + job.active_deadline_seconds
+        if job.start_time is not None and job.active_deadline_seconds is not None and not finished
+        else None
+    )
+    return JobReport(
+        namespace=job.namespace,
+        name=job.name,
+        uid=job.uid,
+        cronjob=job.cronjob,
+        restart_policy=job.restart_policy,
+        completion_mode=job.completion_mode,
+        state=state,
+        reason=reason,
+        attempts=budget,
+        failed_indexes=failed_index_count(job),
+        max_failed_indexes=job.max_failed_indexes,
+        last_exit=last,
+        failures=failures,
+        hidden_failures=hidden,
+        stall=stall,
+        next_retry_at=retry,
+        deadline_at=deadline,
+        start_at=job.start_time,
+        finish_at=finish_time(job, state),
+        container_restarts=sum(c.restart_count for p in pods for c in p.containers),
+        advice=advice(state, reason, attempts_=budget, exit_=last, stall=stall, hidden=hidden),
+    )
+
+
+__all__ = ["analyse", "job_state", "on_failure_restarts"]
