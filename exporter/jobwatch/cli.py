@@ -1,12 +1,97 @@
-"""The `jobwatch` command: one sub-command per job."""
+"""The `jobwatch` command: one sub-command per job.
+
+Each sub-command lives in its own module and adds itself with `register(subparsers)`, setting
+`func(args) -> exit code`. Errors are one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 
 from jobwatch import __version__
+from jobwatch.model import parse_time
+
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> int:
+    print(f"jobwatch: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from jobwatch.diagnose import InputError, diagnose, load_dump, render_json, render_table
+
+    now = time.time()
+    if args.now is not None:
+        parsed = parse_time(args.now)
+        if parsed is None:
+            return fail(f"--now {args.now!r} is not an RFC 3339 time such as 2026-05-04T10:00:00Z")
+        now = parsed
+    try:
+        if args.file == "-":
+            if sys.stdin.isatty():
+                return fail("no input: pipe `kubectl get jobs,pods -A -o json` in, or pass -f FILE")
+            text = sys.stdin.read()
+        else:
+            with open(args.file, encoding="utf-8") as handle:
+                text = handle.read()
+        dump = load_dump(text)
+    except OSError as error:
+        return fail(f"cannot read {args.file}: {error.strerror}")
+    except UnicodeDecodeError:
+        return fail(f"{args.file} is not UTF-8 text")
+    except InputError as error:
+        return fail(str(error))
+    reports = diagnose(dump, now, namespace=args.namespace, job=args.job)
+    if args.output == "json":
+        sys.stdout.write(render_json(reports))
+    else:
+        sys.stdout.write(render_table(reports, now))
+        if dump.jobs and not dump.pods:
+            print(
+                "note: the input has no Pods; exit codes and stalls need them "
+                "(kubectl get jobs,pods -o json)",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def _register_diagnose(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "diagnose",
+        help="explain a `kubectl get jobs,pods -o json` dump offline",
+        description=(
+            "Explain why Jobs failed, stall or hide failures, from a dump taken with "
+            "`kubectl get jobs,pods -A -o json`. Works offline; no cluster access."
+        ),
+        epilog="example: kubectl get jobs,pods -n batch -o json | jobwatch diagnose -f -",
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        default="-",
+        metavar="FILE",
+        help="the dump to read: a v1 List, JobList, PodList or Job; '-' for stdin (default)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="table for people (default), json for scripts (a stable contract)",
+    )
+    parser.add_argument(
+        "--now",
+        metavar="RFC3339",
+        help="judge the dump as of this time, e.g. when it was taken (default: now)",
+    )
+    parser.add_argument("-n", "--namespace", help="only Jobs in this namespace")
+    parser.add_argument("--job", help="only the Job with this name")
+    parser.set_defaults(func=_diagnose)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="See why Kubernetes Jobs fail: exporter, offline diagnosis, rule pack.",
     )
     parser.add_argument("--version", action="version", version=f"jobwatch {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _register_diagnose(subparsers)
     return parser
 
 
@@ -25,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    result: int = args.func(args)
+    return result
 
 
 if __name__ == "__main__":  # pragma: no cover

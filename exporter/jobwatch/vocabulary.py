@@ -62,18 +62,18 @@ class StallReason(StrEnum):
     NO_PODS = "no_pods"
 
 
-# One line each: what the cause means, and what usually fixes it (spec §5 "Last real exit code").
+# One line each, without the exit code: what the cause means, and what usually fixes it (spec §5 "Last real exit code").
 CAUSE_MEANING: dict[Cause, str] = {
-    Cause.SUCCESS: "exited 0: the container finished its work",
+    Cause.SUCCESS: "the container finished its work",
     Cause.APP_ERROR: "the program exited with an error of its own",
-    Cause.NOT_EXECUTABLE: "126: the command was found but is not executable",
-    Cause.COMMAND_NOT_FOUND: "127: the shell could not find the command",
-    Cause.START_ERROR: "the container runtime could not start the process (StartError, 128)",
-    Cause.OOM_KILLED: "137: killed by the kernel for exceeding its memory limit (OOMKilled)",
-    Cause.SIGKILL: "137: killed with SIGKILL (liveness failure, grace period expired or forced delete)",
-    Cause.SEGFAULT: "139: segmentation fault (SIGSEGV) in the program",
-    Cause.SIGTERM: "143: stopped by SIGTERM (deletion, eviction or deadline)",
-    Cause.SIGNAL: "killed by a signal (exit code 128 + signal number)",
+    Cause.NOT_EXECUTABLE: "the command was found but is not executable",
+    Cause.COMMAND_NOT_FOUND: "the shell could not find the command",
+    Cause.START_ERROR: "the container runtime could not start the process (StartError)",
+    Cause.OOM_KILLED: "killed by the kernel for exceeding its memory limit (OOMKilled)",
+    Cause.SIGKILL: "killed with SIGKILL (liveness failure, grace period expired or forced delete)",
+    Cause.SEGFAULT: "segmentation fault (SIGSEGV) in the program",
+    Cause.SIGTERM: "stopped by SIGTERM (deletion, eviction or deadline)",
+    Cause.SIGNAL: "killed by a signal (the exit code minus 128 is its number)",
     Cause.DEADLINE_EXCEEDED: "stopped because activeDeadlineSeconds was reached",
     Cause.EVICTED: "the pod was evicted from its node",
     Cause.UNKNOWN: "terminated for a reason jobwatch does not recognise",

@@ -41,16 +41,13 @@ def classify(code: int, reason: str, *, evicted: bool = False, deadline: bool = 
         return SIGNAL_CAUSES[code]
     if 128 < code <= 128 + 64:
         return Cause.SIGNAL
-    if 0 < code < 126:
+    if 0 < code <= 255:
         return Cause.APP_ERROR
     return Cause.UNKNOWN
 
 
 def meaning(code: int, cause: Cause) -> str:
-    text = CAUSE_MEANING[cause]
-    if text[:3].isdigit():
-        return text
-    return f"exit {code}: {text}"
+    return f"exit {code}: {CAUSE_MEANING[cause]}"
 
 
 def _pod_was_evicted(pod: Pod) -> bool:
