@@ -77,7 +77,6 @@ def advice(
 def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
     """Everything jobwatch knows about one Job at `now`. Pure: no clock, no I/O."""
     state, reason = job_state(job)
-    finished = state in (State.FAILED, State.SUCCEEDED)
     exits = container_exits(pods, job_deadline_exceeded=reason == "DeadlineExceeded")
     failures = tuple(f for _, f in exits if f is not None)
     budget = None if state is State.EXTERNAL else attempts(job, pods, failed=state is State.FAILED)
@@ -92,7 +91,7 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
     last = last_exit(exits)
     deadline = (
         job.start_time + job.active_deadline_seconds
-        if job.start_time is not None and job.active_deadline_seconds is not None and not finished
+        if job.start_time is not None and job.active_deadline_seconds is not None
         else None
     )
     return JobReport(
