@@ -27,7 +27,9 @@ def cond(type_: str, status: str = "True", reason: str = "", at_: float = 0) -> 
     return out
 
 
-def terminated(code: int, reason: str | None = None, finished: float = 5, started: float = 1) -> Obj:
+def terminated(
+    code: int, reason: str | None = None, finished: float = 5, started: float = 1
+) -> Obj:
     if reason is None:
         reason = "Completed" if code == 0 else "Error"
     return {
@@ -103,7 +105,13 @@ def pod(
         "labels": labels,
         "annotations": annotations,
         "ownerReferences": [
-            {"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": job_uid, "controller": True}
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "name": "j",
+                "uid": job_uid,
+                "controller": True,
+            }
         ],
         "finalizers": [TRACKING] if tracked else [],
     }
@@ -166,9 +174,21 @@ def job(
     }
     if cronjob:
         meta["ownerReferences"] = [
-            {"apiVersion": "batch/v1", "kind": "CronJob", "name": cronjob, "uid": "cj", "controller": True}
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "name": cronjob,
+                "uid": "cj",
+                "controller": True,
+            }
         ]
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": full_spec, "status": full_status}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": full_spec,
+        "status": full_status,
+    }
 
 
 def pfp(*rules: Obj) -> Obj:

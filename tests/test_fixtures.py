@@ -30,51 +30,120 @@ def _exit(pod: str, container: str, code: int, reason: str, cause: str) -> dict[
 EXPECTED: dict[str, tuple[Any, ...]] = {
     # §1.2: backoffLimit 1 tolerates one failure; the second exceeds it.
     "backoff_limit_exceeded_never": (
-        "job-8421", "backofflimit", "", "failed", "BackoffLimitExceeded", _attempts(2, 1, 0),
-        _exit("backofflimit-x9d4s", "c", 1, "Error", "app_error"), [], None, None,
+        "job-8421",
+        "backofflimit",
+        "",
+        "failed",
+        "BackoffLimitExceeded",
+        _attempts(2, 1, 0),
+        _exit("backofflimit-x9d4s", "c", 1, "Error", "app_error"),
+        [],
+        None,
+        None,
     ),
     # §5 case 2: Complete with status.failed = 1.
     "complete_with_failed_pods": (
-        "job-2207", "fail-once-non-local", "", "succeeded", "CompletionsReached", _attempts(1, 6, 5),
+        "job-2207",
+        "fail-once-non-local",
+        "",
+        "succeeded",
+        "CompletionsReached",
+        _attempts(1, 6, 5),
         _exit("fail-once-non-local-2xq8d", "c", 1, "Error", "app_error"),
-        [{"kind": "failed_pods_before_success", "count": 1}], None, None,
+        [{"kind": "failed_pods_before_success", "count": 1}],
+        None,
+        None,
     ),
     # §4: a missing ConfigMap key keeps the pod Pending; nothing is ever counted.
     "createcontainerconfigerror_stall": (
-        "default", "config-app", "", "stalled", "config_error", _attempts(0, 6, 6), None, [],
-        {"reason": "config_error", "since": "2026-05-04T16:00:00Z"}, None,
+        "default",
+        "config-app",
+        "",
+        "stalled",
+        "config_error",
+        _attempts(0, 6, 6),
+        None,
+        [],
+        {"reason": "config_error", "since": "2026-05-04T16:00:00Z"},
+        None,
     ),
     # §1.3 OnFailure: remaining = max(6, 1) - 1 - 0 restarts = 5.
     "cronjob_owned_job": (
-        "default", "hello-29620477", "hello", "succeeded", "CompletionsReached", _attempts(0, 6, 5),
-        _exit("hello-29620477-bxk7j", "hello", 0, "Completed", "success"), [], None, None,
+        "default",
+        "hello-29620477",
+        "hello",
+        "succeeded",
+        "CompletionsReached",
+        _attempts(0, 6, 5),
+        _exit("hello-29620477-bxk7j", "hello", 0, "Completed", "success"),
+        [],
+        None,
+        None,
     ),
     # §1.13: the deleted active pods are counted; SIGKILL after the grace period at the deadline.
     "deadline_exceeded": (
-        "job-5310", "exceed-active-deadline", "", "failed", "DeadlineExceeded", _attempts(2, 6, 0),
-        _exit("exceed-active-deadline-zl7pm", "c", 137, "Error", "deadline_exceeded"), [], None,
+        "job-5310",
+        "exceed-active-deadline",
+        "",
+        "failed",
+        "DeadlineExceeded",
+        _attempts(2, 6, 0),
+        _exit("exceed-active-deadline-zl7pm", "c", 137, "Error", "deadline_exceeded"),
+        [],
+        None,
         "2026-05-04T14:00:01Z",
     ),
     # §5: `sh -c missing` is the shell's 127 with reason Error, not StartError.
     "exit127_shell_command_not_found": (
-        "default", "cmd-not-found", "", "failed", "BackoffLimitExceeded", _attempts(1, 0, 0),
-        _exit("cmd-not-found-q4w8z", "task", 127, "Error", "command_not_found"), [], None, None,
+        "default",
+        "cmd-not-found",
+        "",
+        "failed",
+        "BackoffLimitExceeded",
+        _attempts(1, 0, 0),
+        _exit("cmd-not-found-q4w8z", "task", 127, "Error", "command_not_found"),
+        [],
+        None,
+        None,
     ),
     # §4, myth 2: backoffLimit 0 and still waiting forever.
     "imagepullbackoff_stall": (
-        "default", "invalid-image", "", "stalled", "image_pull", _attempts(0, 0, 0), None, [],
-        {"reason": "image_pull", "since": "2026-05-04T15:00:00Z"}, None,
+        "default",
+        "invalid-image",
+        "",
+        "stalled",
+        "image_pull",
+        _attempts(0, 0, 0),
+        None,
+        [],
+        {"reason": "image_pull", "since": "2026-05-04T15:00:00Z"},
+        None,
     ),
     # §1.3: one restart of limit 3: min(3 - 0, 3 - 1 - 1) = 1 remaining.
     "onfailure_restarts_in_progress": (
-        "default", "fail-onfailure", "", "running", "", _attempts(1, 3, 1),
-        _exit("fail-onfailure-7x2kq", "main", 1, "Error", "app_error"), [], None, None,
+        "default",
+        "fail-onfailure",
+        "",
+        "running",
+        "",
+        _attempts(1, 3, 1),
+        _exit("fail-onfailure-7x2kq", "main", 1, "Error", "app_error"),
+        [],
+        None,
+        None,
     ),
     # §5: 137 with reason OOMKilled.
     "oomkilled_137": (
-        "mem-example", "memory-demo-2", "", "failed", "BackoffLimitExceeded", _attempts(1, 0, 0),
-        _exit("memory-demo-2-b8x7t", "memory-demo-2-ctr", 137, "OOMKilled", "oom_killed"), [],
-        None, None,
+        "mem-example",
+        "memory-demo-2",
+        "",
+        "failed",
+        "BackoffLimitExceeded",
+        _attempts(1, 0, 0),
+        _exit("memory-demo-2-b8x7t", "memory-demo-2-ctr", 137, "OOMKilled", "oom_killed"),
+        [],
+        None,
+        None,
     ),
 }
 
@@ -96,14 +165,14 @@ def test_fixture_copies_match_shared() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_fixture_diagnosis(
-    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_fixture_diagnosis(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dump = tmp_path / "dump.json"
     dump.write_text(json.dumps(_as_list(FIXTURES / f"{name}.json")))
     assert main(["diagnose", "-f", str(dump), "-o", "json", "--now", "2026-05-04T20:00:00Z"]) == 0
     (job,) = json.loads(capsys.readouterr().out)["jobs"]
-    ns, job_name, cronjob, state, reason, attempts, last_exit, hidden, stall, deadline = EXPECTED[name]
+    ns, job_name, cronjob, state, reason, attempts, last_exit, hidden, stall, deadline = EXPECTED[
+        name
+    ]
     assert (job["namespace"], job["name"], job["cronjob"]) == (ns, job_name, cronjob)
     assert (job["state"], job["reason"]) == (state, reason)
     assert job["attempts"] == attempts

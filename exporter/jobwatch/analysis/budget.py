@@ -66,8 +66,11 @@ def _per_index_attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
     limit = job.backoff_limit_per_index or 0
     per_index = index_failures(job, pods)
     closed = parse_index_set(job.failed_indexes) | parse_index_set(job.completed_indexes)
-    total = job.completions if job.completions is not None else 0
-    open_failures = [per_index.get(i, 0) for i in range(total) if i not in closed]
+    total = max(job.completions or 0, 0)
+    open_failures = [f for i, f in per_index.items() if 0 <= i < total and i not in closed]
+    open_count = total - sum(1 for i in closed if 0 <= i < total)
+    if open_count > len(open_failures):
+        open_failures.append(0)  # an open index no pod has failed on yet
     used = max(open_failures, default=0)
     remaining = 0 if failed or not open_failures else max(0, limit - used)
     return Attempts(used=used, limit=limit, remaining=remaining)

@@ -1,0 +1,72 @@
+"""Exit-code causes (spec §5), the backoff sequence (§3.1) and kubectl's STATUS (§5 myth 3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobwatch.analysis.backoff import backoff_delay
+from jobwatch.analysis.exits import classify
+from jobwatch.analysis.hidden import kubectl_status
+from jobwatch.model import parse_pod
+from tests.builders import ctr, pod, terminated, waiting
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "cause"),
+    [
+        (0, "Completed", "success"),
+        (1, "Error", "app_error"),
+        (2, "Error", "app_error"),
+        (255, "Error", "app_error"),
+        (126, "Error", "not_executable"),
+        (127, "Error", "command_not_found"),
+        (128, "StartError", "start_error"),
+        (127, "ContainerCannotRun", "start_error"),  # dockershim-era Docker reported 127
+        (137, "OOMKilled", "oom_killed"),
+        (137, "Error", "sigkill"),
+        (137, "ContainerStatusUnknown", "unknown"),
+        (139, "Error", "segfault"),
+        (143, "Error", "sigterm"),
+        (130, "Error", "signal"),  # SIGINT
+        (134, "Error", "signal"),  # SIGABRT
+        (-1, "", "unknown"),
+        (1000, "Error", "unknown"),
+    ],
+    ids=str,
+)
+def test_s5_cause_of_an_exit(code: int, reason: str, cause: str) -> None:
+    assert classify(code, reason).value == cause
+
+
+def test_s5_context_turns_kills_into_evictions_and_deadlines() -> None:
+    assert classify(143, "Error", evicted=True).value == "evicted"
+    assert classify(137, "Error", deadline=True).value == "deadline_exceeded"
+    assert classify(137, "OOMKilled", deadline=True).value == "oom_killed"
+    assert classify(1, "Error", deadline=True).value == "app_error"
+
+
+def test_s3_1_backoff_sequence_doubles_from_10s_and_caps_at_10_minutes() -> None:
+    assert [backoff_delay(n) for n in range(10)] == [0, 10, 20, 40, 80, 160, 320, 600, 600, 600]
+
+
+@pytest.mark.parametrize(
+    ("containers", "phase", "status"),
+    [
+        ([ctr("app", terminated(0)), ctr("worker", terminated(1))], "Failed", "Completed"),
+        ([ctr("app", terminated(1)), ctr("worker", terminated(0))], "Failed", "Error"),
+        ([ctr("main", terminated(137, "OOMKilled"))], "Failed", "OOMKilled"),
+        ([ctr("main", waiting("ImagePullBackOff"))], "Pending", "ImagePullBackOff"),
+        ([ctr("main", terminated(0))], "Succeeded", "Completed"),
+    ],
+    ids=["first_container_wins", "error_first", "oom", "image_pull", "plain_success"],
+)
+def test_s5_myth3_kubectl_status_column(
+    containers: list[dict[str, object]], phase: str, status: str
+) -> None:
+    assert kubectl_status(parse_pod(pod(phase=phase, containers=containers))) == status
+
+
+def test_s5_kubectl_shows_terminating_and_init_states() -> None:
+    assert kubectl_status(parse_pod(pod(deleting=3))) == "Terminating"
+    blocked = pod(phase="Pending", init=[ctr("setup", waiting("CrashLoopBackOff"))])
+    assert kubectl_status(parse_pod(blocked)) == "Init:CrashLoopBackOff"
