@@ -1,7 +1,7 @@
 # jobwatch — every entry point a newcomer needs. `make demo` and `make test` do all setup.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-UV      ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV      ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY      := .venv/bin/python
 APT_PKGS := prometheus prometheus-alertmanager
 # Tools the tests run for real. Installed from Debian when missing.
@@ -12,23 +12,9 @@ TOOLS   := promtool prometheus prometheus-alertmanager amtool kubectl
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(UV):
-	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
-
-.venv/.synced: pyproject.toml uv.lock | $(UV)
+setup: ## install Python dependencies from the lock file (installs uv with pip if needed)
+	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --quiet
-	@touch $@
-
-setup: .venv/.synced ## install Python dependencies from the lock file
-
-tools: ## install Prometheus, Alertmanager, promtool, amtool, kubectl from Debian if missing
-	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages for:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PKGS) $$(command -v kubectl >/dev/null || echo kubernetes-client) >/dev/null; \
-	fi
 
 lint: setup ## ruff and mypy --strict
 	.venv/bin/ruff check exporter tests bench
@@ -39,7 +25,7 @@ test: setup tools lint ## install everything, then run the whole suite
 	$(PY) -m pytest -q
 
 demo: setup tools ## run the main job on the embedded cluster
-	.venv/bin/jobwatch demo
+	.venv/bin/jobwatch diagnose -f examples/jobs-and-pods.json
 
 bench: setup ## benchmarks; writes docs/performance.md
 	$(PY) -m bench
