@@ -386,6 +386,26 @@ CASES = [
         [failed_pod("a"), pod("b")],
         attempts=(1, 6, 5),
     ),
+    Case(
+        "s1_9_fail_index_closes_the_index_at_once",
+        job(
+            backoff_limit=None,
+            spec={
+                **pfp(on_exit("FailIndex", "In", [3])),
+                "completionMode": "Indexed",
+                "completions": 2,
+                "backoffLimitPerIndex": 4,
+            },
+        ),
+        [failed_pod("a0", code=3, index=0, index_failures=0), pod("a1", index=1, index_failures=1)],
+        attempts=(1, 4, 3),
+    ),
+    Case(
+        "s1_9_fail_index_without_per_index_limit_is_skipped",
+        job(spec=pfp(on_exit("FailIndex", "In", [3]), on_exit("Ignore", "In", [3]))),
+        [failed_pod("a", code=3), pod("b")],
+        attempts=(0, 6, 6),
+    ),
     # §1.10 backoffLimitPerIndex
     Case(
         "s1_10_per_index_remaining_is_the_minimum_over_open_indexes",

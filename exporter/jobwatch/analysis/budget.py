@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from jobwatch.analysis.failures import is_counted_failure, newly_failed_pods
+from jobwatch.analysis.failures import (
+    PolicyAction,
+    is_counted_failure,
+    matched_policy_action,
+    newly_failed_pods,
+)
 from jobwatch.analysis.indexes import parse_index_set
 from jobwatch.analysis.report import Attempts
 from jobwatch.model import Job, Pod
@@ -66,6 +71,13 @@ def _per_index_attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
     limit = job.backoff_limit_per_index or 0
     per_index = index_failures(job, pods)
     closed = parse_index_set(job.failed_indexes) | parse_index_set(job.completed_indexes)
+    closed |= {  # a FailIndex match fails its index at once (§1.9)
+        p.completion_index
+        for p in pods
+        if p.completion_index is not None
+        and (match := matched_policy_action(job, p)) is not None
+        and match[0] is PolicyAction.FAIL_INDEX
+    }
     total = max(job.completions or 0, 0)
     open_failures = [f for i, f in per_index.items() if 0 <= i < total and i not in closed]
     open_count = total - sum(1 for i in closed if 0 <= i < total)
