@@ -59,7 +59,8 @@ def test_an_alert_travels_from_prometheus_through_alertmanager_to_the_webhook(
                     run_alertmanager(config) as am,
                     run_prometheus([target], [rules], alertmanager=am.url) as prom,
                 ):
-                    await receiver.wait_for(lambda r: bool(r.alerts("firing")), timeout=45)
+                    async with asyncio.timeout(45):
+                        await receiver.wait_for(lambda r: bool(r.alerts("firing")))
                     (alert,) = receiver.alerts("firing")[:1]
                     assert alert["labels"]["alertname"] == "SmokeSeen"
                     assert alert["annotations"]["summary"] == "value 2"

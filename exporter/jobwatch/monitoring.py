@@ -218,12 +218,11 @@ class WebhookReceiver:
             if status is None or alert.get("status") == status
         ]
 
-    async def wait_for(self, predicate: Callable[[WebhookReceiver], bool], timeout: float) -> None:
-        """Wait until `predicate(self)` holds after a notification; TimeoutError otherwise."""
-        async with asyncio.timeout(timeout):
-            while not predicate(self):
-                self.changed.clear()
-                await self.changed.wait()
+    async def wait_for(self, predicate: Callable[[WebhookReceiver], bool]) -> None:
+        """Wait until `predicate(self)` holds after a notification (wrap in asyncio.timeout)."""
+        while not predicate(self):
+            self.changed.clear()
+            await self.changed.wait()
 
     async def _handle(self, request: web.Request) -> web.Response:
         try:
