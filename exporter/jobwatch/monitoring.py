@@ -121,6 +121,42 @@ def prometheus_config(
     return config
 
 
+@dataclass
+class _Server:
+    url: str
+    directory: Path
+    process: asyncio.subprocess.Process
+
+
+@contextlib.asynccontextmanager
+async def _serve(tool: str, config: str, flags: Sequence[str]) -> AsyncIterator[_Server]:
+    """Run `tool --config.file=… --web.listen-address=127.0.0.1:PORT *flags` in a temporary
+    directory until its /-/ready answers; `{dir}` in flags is that directory."""
+    binary = find_tool(tool)
+    with tempfile.TemporaryDirectory(prefix=f"jobwatch-{tool}-") as tmp:
+        directory = Path(tmp)
+        config_file = directory / "config.yml"
+        config_file.write_text(config)
+        port = free_port()
+        log = directory / f"{tool}.log"
+        with log.open("wb") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                binary,
+                f"--config.file={config_file}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+                *(flag.format(dir=directory) for flag in flags),
+                stdout=log_file,
+                stderr=log_file,
+            )
+            try:
+                url = f"http://127.0.0.1:{port}"
+                await _wait_ready(f"{url}/-/ready", process, log)
+                yield _Server(url, directory, process)
+            finally:
+                await _stop(process)
+
+
 @contextlib.asynccontextmanager
 async def run_prometheus(
     targets: Sequence[str],
@@ -130,32 +166,10 @@ async def run_prometheus(
     interval: str = "1s",
 ) -> AsyncIterator[Prometheus]:
     """Start Prometheus scraping `targets` (host:port) as job "jobwatch" with `rule_files`."""
-    binary = find_tool(PROMETHEUS)
-    with tempfile.TemporaryDirectory(prefix="jobwatch-prometheus-") as tmp:
-        directory = Path(tmp)
-        config = directory / "prometheus.yml"
-        config.write_text(
-            yaml.safe_dump(prometheus_config(targets, rule_files, alertmanager, interval))
-        )
-        port = free_port()
-        log = directory / "prometheus.log"
-        with log.open("wb") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--rules.alert.resend-delay=1s",
-                "--log.level=warn",
-                stdout=log_file,
-                stderr=log_file,
-            )
-            try:
-                url = f"http://127.0.0.1:{port}"
-                await _wait_ready(f"{url}/-/ready", process, log)
-                yield Prometheus(url, directory, process)
-            finally:
-                await _stop(process)
+    config = yaml.safe_dump(prometheus_config(targets, rule_files, alertmanager, interval))
+    flags = ("--storage.tsdb.path={dir}/data", "--rules.alert.resend-delay=1s")
+    async with _serve(PROMETHEUS, config, flags) as server:
+        yield Prometheus(server.url, server.directory, server.process)
 
 
 @dataclass
@@ -175,30 +189,9 @@ class Alertmanager:
 @contextlib.asynccontextmanager
 async def run_alertmanager(config: dict[str, Any]) -> AsyncIterator[Alertmanager]:
     """Start Alertmanager with `config` (a parsed alertmanager.yml), gossip off."""
-    binary = find_tool(ALERTMANAGER)
-    with tempfile.TemporaryDirectory(prefix="jobwatch-alertmanager-") as tmp:
-        directory = Path(tmp)
-        config_file = directory / "alertmanager.yml"
-        config_file.write_text(yaml.safe_dump(config))
-        port = free_port()
-        log = directory / "alertmanager.log"
-        with log.open("wb") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                binary,
-                f"--config.file={config_file}",
-                f"--storage.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-                "--log.level=warn",
-                stdout=log_file,
-                stderr=log_file,
-            )
-            try:
-                url = f"http://127.0.0.1:{port}"
-                await _wait_ready(f"{url}/-/ready", process, log)
-                yield Alertmanager(url, process)
-            finally:
-                await _stop(process)
+    flags = ("--storage.path={dir}/data", "--cluster.listen-address=")
+    async with _serve(ALERTMANAGER, yaml.safe_dump(config), flags) as server:
+        yield Alertmanager(server.url, server.process)
 
 
 @dataclass
