@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from jobwatch import __version__
+from jobwatch.render import command as render_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="See why Kubernetes Jobs fail: exporter, offline diagnosis, rule pack.",
     )
     parser.add_argument("--version", action="version", version=f"jobwatch {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    render_command.register(subparsers)
     return parser
 
 
@@ -25,6 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "render":
+        return render_command.run(args)
     return 0
 
 

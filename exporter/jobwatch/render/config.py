@@ -24,6 +24,7 @@ _DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)
 _UNIT_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1)
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _FREE_FORM = frozenset({"labels"})
+_DURATION_KNOBS = frozenset({"for", "resolve_after", "window", "max_duration"})
 
 __all__ = [
     "SEVERITIES",
@@ -88,6 +89,13 @@ def _check_regex(value: str, where: str) -> None:
         raise ConfigError(f"{where} is not a valid regex: {exc}") from exc
 
 
+def _check_duration(value: str, where: str) -> None:
+    try:
+        duration_seconds(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def _validate(cfg: Config) -> None:
     if cfg["cluster_label"] and not _LABEL_NAME.match(cfg["cluster_label"]):
         raise ConfigError(f"cluster_label {cfg['cluster_label']!r} is not a label name")
@@ -96,22 +104,16 @@ def _validate(cfg: Config) -> None:
     if "{alert" not in cfg["runbook_url_pattern"]:
         raise ConfigError("runbook_url_pattern must contain {alert} or {alert_lower}")
     for name, alert in cfg["alerts"].items():
-        duration_seconds(alert["for"])
         for key, value in alert.items():
-            if key in ("resolve_after", "window", "max_duration") or (
-                key == "threshold" and isinstance(value, str)
-            ):
-                try:
-                    duration_seconds(value)
-                except ConfigError as exc:
-                    raise ConfigError(f"alerts.{name}.{key}: {exc}") from None
+            if key in _DURATION_KNOBS or (key == "threshold" and isinstance(value, str)):
+                _check_duration(value, f"alerts.{name}.{key}")
         for key in ("severity", "critical_severity"):
             if key in alert and alert[key] not in SEVERITIES:
                 raise ConfigError(
                     f"alerts.{name}.{key} must be one of {', '.join(SEVERITIES)}, got {alert[key]!r}"
                 )
     for key in ("group_wait", "group_interval", "repeat_interval"):
-        duration_seconds(cfg["alertmanager"][key])
+        _check_duration(cfg["alertmanager"][key], f"alertmanager.{key}")
 
 
 def load_config(

@@ -1,0 +1,74 @@
+"""`jobwatch render rules|dashboard|alertmanager`: the rule pack's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from jobwatch.render import rules
+from jobwatch.render.config import Config, load_config
+from jobwatch.render.errors import RenderError
+
+EXIT_BAD_CONFIG = 2
+
+_CONFIG_HELP = (
+    "YAML file deep-merged over the defaults (rules/config.yaml); only the knobs it changes"
+)
+
+
+def register(subparsers: Any) -> None:
+    """Add `render` and its sub-commands to the `jobwatch` parser."""
+    render = subparsers.add_parser(
+        "render",
+        help="render the alert rules, Grafana dashboard or Alertmanager example",
+        description="Render jobwatch's alert rules, Grafana dashboard or Alertmanager example "
+        "from the default config, optionally overridden by --config.",
+    )
+    what = render.add_subparsers(dest="render_what", metavar="WHAT", required=True)
+
+    p = what.add_parser(
+        "rules",
+        help="Prometheus rule file or PrometheusRule manifest",
+        description="Render the alert rules. Without --output, print one format to stdout; "
+        "with --output, write jobwatch.rules.yaml and/or jobwatch.prometheusrule.yaml there.",
+    )
+    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
+    p.add_argument(
+        "--format",
+        choices=rules.FORMATS,
+        help="prometheus: a rule file for rule_files; prometheusrule: a monitoring.coreos.com/v1 "
+        "PrometheusRule for the Prometheus Operator (default: prometheus on stdout, both with "
+        "--output)",
+    )
+    p.add_argument("--output", type=Path, metavar="DIR", help="directory to write into")
+    p.set_defaults(func=_rules)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def _rules(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    if args.output is None:
+        sys.stdout.write(rules.render_text(cfg, args.format or "prometheus"))
+        return 0
+    formats = (args.format,) if args.format else rules.FORMATS
+    for path in rules.write_rules(args.output, cfg, formats=formats):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed `jobwatch render ...`; any RenderError is one line on stderr, exit 2."""
+    try:
+        result: int = args.func(args)
+    except RenderError as exc:
+        print(f"jobwatch render: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except OSError as exc:
+        print(f"jobwatch render: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    return result
