@@ -21,7 +21,7 @@ __all__ = [
     "check_metrics",
     "check_rules",
     "find_promtool",
-    "test_rules",
+    "run_rule_tests",
 ]
 
 
@@ -64,9 +64,7 @@ def _problems(output: str) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith(skip)]
 
 
-def _run(
-    args: Sequence[str], *, stdin: str | None = None, timeout: float, binary: str
-) -> str:
+def _run(args: Sequence[str], *, stdin: str | None = None, timeout: float, binary: str) -> str:
     command = [find_promtool(binary), *args]
     try:
         proc = subprocess.run(
@@ -94,7 +92,7 @@ def check_rules(
     return _run(["check", "rules", *map(str, files)], timeout=timeout, binary=binary)
 
 
-def test_rules(
+def run_rule_tests(
     *files: Path | str, timeout: float = DEFAULT_TIMEOUT, binary: str = "promtool"
 ) -> str:
     """`promtool test rules FILE...` (unit tests; rule_files are relative to each test file)."""
@@ -106,6 +104,3 @@ def check_metrics(
 ) -> str:
     """`promtool check metrics` on an exposition text (lint: names, help, types)."""
     return _run(["check", "metrics"], stdin=exposition, timeout=timeout, binary=binary)
-
-
-test_rules.__test__ = False  # type: ignore[attr-defined]  # tell pytest it is not a test

@@ -37,5 +37,7 @@ def undeclared(text: str, extra_labels: Iterable[str] = ()) -> list[str]:
         for group in _GROUPING.findall(text):
             for label in filter(None, (part.strip() for part in group.split(","))):
                 if label not in known:
-                    problems.append(f"grouping label {label!r} is declared by none of {sorted(m.name for m in used)}")
+                    problems.append(
+                        f"grouping label {label!r} is declared by none of {sorted(m.name for m in used)}"
+                    )
     return problems

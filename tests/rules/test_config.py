@@ -22,7 +22,8 @@ def _rule(cfg: dict[str, Any], name: str, severity: str | None = None) -> dict[s
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90), ("10m", 600), ("24h", 86400), ("1h30m", 5400), ("1w", 604800)]
+    ("text", "seconds"),
+    [("90s", 90), ("10m", 600), ("24h", 86400), ("1h30m", 5400), ("1w", 604800)],
 )
 def test_duration_seconds(text: str, seconds: int) -> None:
     assert duration_seconds(text) == seconds
@@ -32,16 +33,35 @@ def test_duration_seconds(text: str, seconds: int) -> None:
     ("overrides", "message"),
     [
         ({"alerts": {"JobFaild": {}}}, "unknown config key 'alerts.JobFaild'"),
-        ({"alerts": {"JobStalled": {"treshold": "5m"}}}, "unknown config key 'alerts.JobStalled.treshold'"),
-        ({"alerts": {"JobStalled": {"threshold": "5 minutes"}}}, "alerts.JobStalled.threshold: '5 minutes' is not a Prometheus duration"),
+        (
+            {"alerts": {"JobStalled": {"treshold": "5m"}}},
+            "unknown config key 'alerts.JobStalled.treshold'",
+        ),
+        (
+            {"alerts": {"JobStalled": {"threshold": "5 minutes"}}},
+            "alerts.JobStalled.threshold: '5 minutes' is not a Prometheus duration",
+        ),
         ({"alerts": {"JobStalled": {"enabled": "yes"}}}, "alerts.JobStalled.enabled must be bool"),
-        ({"alerts": {"JobStalled": {"severity": "page"}}}, "alerts.JobStalled.severity must be one of critical, warning, info"),
+        (
+            {"alerts": {"JobStalled": {"severity": "page"}}},
+            "alerts.JobStalled.severity must be one of critical, warning, info",
+        ),
         ({"namespaces": {"include": "("}}, "namespaces.include is not a valid regex"),
         ({"cluster_label": "my-cluster"}, "cluster_label 'my-cluster' is not a label name"),
         ({"namespaces": "prod"}, "namespaces must be a mapping"),
         ({"runbook_url_pattern": "https://runbooks/"}, "runbook_url_pattern must contain {alert}"),
     ],
-    ids=["unknown-alert", "unknown-knob", "bad-duration", "bad-type", "bad-severity", "bad-regex", "bad-label", "not-a-mapping", "no-placeholder"],
+    ids=[
+        "unknown-alert",
+        "unknown-knob",
+        "bad-duration",
+        "bad-type",
+        "bad-severity",
+        "bad-regex",
+        "bad-label",
+        "not-a-mapping",
+        "no-placeholder",
+    ],
 )
 def test_bad_config_is_one_clear_error(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -80,7 +100,12 @@ def test_knobs_reach_the_rules() -> None:
             "labels": {"team": "platform"},
             "runbook_url_pattern": "https://runbooks.example/{alert_lower}",
             "alerts": {
-                "JobOOMKilled": {"for": "0s", "severity": "critical", "window": "2h", "labels": {"page": "yes"}},
+                "JobOOMKilled": {
+                    "for": "0s",
+                    "severity": "critical",
+                    "window": "2h",
+                    "labels": {"page": "yes"},
+                },
                 "JobFailed": {"enabled": False},
                 "CronJobFailing": {"critical_after": 5},
             },
@@ -101,8 +126,15 @@ def test_cluster_label_joins_every_grouping() -> None:
     for rule in rules.alert_rules(cfg):
         for clause in ("by (", "on ("):
             for part in rule["expr"].split(clause)[1:]:
-                assert part.startswith("cluster, ") or part.startswith("job_name)"), (rule["alert"], part[:40])
-        assert "$labels.cluster" in rule["annotations"]["description"] or rule["alert"] == "JobwatchDown" or "query" not in rule["annotations"]["description"]
+                assert part.startswith("cluster, ") or part.startswith("job_name)"), (
+                    rule["alert"],
+                    part[:40],
+                )
+        assert (
+            "$labels.cluster" in rule["annotations"]["description"]
+            or rule["alert"] == "JobwatchDown"
+            or "query" not in rule["annotations"]["description"]
+        )
 
 
 def test_namespace_selector_reaches_job_series_but_not_exporter_series() -> None:

@@ -13,9 +13,7 @@ from tests.rules.support import render_rule_tests
 
 
 def test_checker_catches_unknown_metrics_and_labels() -> None:
-    text = (
-        'jobwatch_job_nonexistent{job="x"} + max by (namespace, pod) (jobwatch_job_state{bogus="1"})'
-    )
+    text = 'jobwatch_job_nonexistent{job="x"} + max by (namespace, pod) (jobwatch_job_state{bogus="1"})'
     assert undeclared(text) == [
         "unknown metric jobwatch_job_nonexistent",
         "jobwatch_job_state has no label 'bogus'",

@@ -28,7 +28,9 @@ def test_missing_promtool_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> N
 
 @pytest.mark.usefixtures("on_path")
 def test_check_rules_success_returns_output(fp: Any) -> None:
-    fp.register([PROMTOOL, "check", "rules", "r.yaml"], stdout="Checking r.yaml\n  SUCCESS: 3 rules found\n")
+    fp.register(
+        [PROMTOOL, "check", "rules", "r.yaml"], stdout="Checking r.yaml\n  SUCCESS: 3 rules found\n"
+    )
     assert "SUCCESS: 3 rules found" in promtool.check_rules("r.yaml")
 
 
@@ -58,9 +60,14 @@ def test_test_rules_failure_keeps_the_expected_and_got(fp: Any) -> None:
         "  FAILED:\n    alertname: A, time: 1m, \n        exp:[], \n        got:[\n"
         '            0:\n              Labels:{alertname="A"}\n            ]\n'
     )
-    fp.register([PROMTOOL, "test", "rules", "t.yaml"], stdout="Unit Testing:  t.yaml\n", stderr=stderr, returncode=1)
+    fp.register(
+        [PROMTOOL, "test", "rules", "t.yaml"],
+        stdout="Unit Testing:  t.yaml\n",
+        stderr=stderr,
+        returncode=1,
+    )
     with pytest.raises(promtool.PromtoolFailed) as info:
-        promtool.test_rules("t.yaml")
+        promtool.run_rule_tests("t.yaml")
     assert info.value.problems[0] == "alertname: A, time: 1m,"
     assert 'Labels:{alertname="A"}' in info.value.output
     assert "(+5 more)" in str(info.value)
@@ -81,12 +88,15 @@ def test_timeout_is_reported(fp: Any) -> None:
         raise subprocess.TimeoutExpired(process.args, 0.1)
 
     fp.register([PROMTOOL, "test", "rules", "t.yaml"], callback=hang)
-    with pytest.raises(promtool.PromtoolError, match="timed out after 0.1s"):
-        promtool.test_rules("t.yaml", timeout=0.1)
+    with pytest.raises(promtool.PromtoolError, match=r"timed out after 0\.1s"):
+        promtool.run_rule_tests("t.yaml", timeout=0.1)
 
 
 @pytest.mark.usefixtures("on_path")
 def test_unrunnable_binary_is_reported(fp: Any) -> None:
-    fp.register([PROMTOOL, "check", "rules", "r.yaml"], callback=lambda p: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
-    with pytest.raises(promtool.PromtoolMissing, match="cannot run .*Permission denied"):
+    fp.register(
+        [PROMTOOL, "check", "rules", "r.yaml"],
+        callback=lambda p: (_ for _ in ()).throw(PermissionError(13, "Permission denied")),
+    )
+    with pytest.raises(promtool.PromtoolMissing, match=r"cannot run .*Permission denied"):
         promtool.check_rules("r.yaml")

@@ -21,7 +21,7 @@ def test_promtool_unit_tests_pass(template: str, tmp_path: Path) -> None:
     require_tool("promtool")
     (test_file,) = render_rule_tests(load_config(), tmp_path, [template])
     try:
-        promtool.test_rules(test_file)
+        promtool.run_rule_tests(test_file)
     except promtool.PromtoolFailed as exc:
         pytest.fail(exc.output, pytrace=False)
 

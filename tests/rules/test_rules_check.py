@@ -23,7 +23,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "tuned": {
         "selector": 'job=~"jobwatch|kube-jobwatch",service="jobwatch"',
         "labels": {"team": "platform"},
-        "alerts": {"JobStalled": {"threshold": "30m", "for": "0s"}, "JobFailed": {"enabled": False}},
+        "alerts": {
+            "JobStalled": {"threshold": "30m", "for": "0s"},
+            "JobFailed": {"enabled": False},
+        },
     },
 }
 
@@ -67,5 +70,6 @@ def test_every_alert_has_severity_runbook_summary_and_description() -> None:
     for rule in rules.alert_rules(cfg):
         assert rule["labels"]["severity"] in ("critical", "warning", "info")
         assert rule["annotations"]["runbook_url"].endswith(f"rules/runbooks/{rule['alert']}.md")
-        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+        assert rule["annotations"]["summary"]
+        assert rule["annotations"]["description"]
         assert (repo_root() / "rules" / "runbooks" / f"{rule['alert']}.md").is_file(), rule["alert"]

@@ -46,7 +46,9 @@ def test_installed_wheel_renders_rules_outside_the_checkout(wheel: Path, tmp_pat
     uv = shutil.which("uv")
     assert uv is not None
     venv = tmp_path / "venv"
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=60)
+    subprocess.run(
+        [uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=60
+    )
     python = venv / "bin" / "python"
     subprocess.run(
         [uv, "pip", "install", "-q", "--offline", "--no-deps", "--python", str(python), str(wheel)],
@@ -57,19 +59,28 @@ def test_installed_wheel_renders_rules_outside_the_checkout(wheel: Path, tmp_pat
     # `jobwatch` itself resolves to the installed wheel and not to the editable checkout.
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     Path(purelib, "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     where = subprocess.run(
         [str(python), "-c", "from jobwatch.render.paths import data_root; print(data_root())"],
-        check=True, capture_output=True, text=True, cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     ).stdout.strip()
     assert where.startswith(str(venv))
 
     result = subprocess.run(
         [str(venv / "bin" / "jobwatch"), "render", "rules"],
-        check=True, capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
     )
     expected = (repo_root() / "rules" / "generated" / "jobwatch.rules.yaml").read_text()
     assert result.stdout == expected

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from jobwatch.render import rules
+from jobwatch.render import rules, runbooks
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.errors import RenderError
 from jobwatch.render.paths import repo_root
@@ -15,7 +15,10 @@ from jobwatch.render.paths import repo_root
 
 def artefacts(cfg: Config) -> dict[str, str]:
     """Repository-relative path → content of every generated file."""
-    out = {f"rules/generated/{rules.FILENAMES[f]}": rules.render_text(cfg, f) for f in rules.FORMATS}
+    out = {
+        f"rules/generated/{rules.FILENAMES[f]}": rules.render_text(cfg, f) for f in rules.FORMATS
+    }
+    out.update({f"rules/runbooks/{name}.md": text for name, text in runbooks.runbooks(cfg).items()})
     return out
 
 

@@ -60,7 +60,9 @@ def alert_rules(cfg: Config) -> list[dict[str, Any]]:
         raise RenderError(f"{TEMPLATE} rendered invalid YAML: {exc}") from exc
     unknown = set(cfg["alerts"]) - {r["alert"] for r in raw}
     if unknown:
-        raise ConfigError(f"config names alerts the pack does not have: {', '.join(sorted(unknown))}")
+        raise ConfigError(
+            f"config names alerts the pack does not have: {', '.join(sorted(unknown))}"
+        )
     return [_finish(r, cfg) for r in raw if cfg["alerts"][r["alert"]]["enabled"]]
 
 
