@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobwatch.render import rules
+from jobwatch.render import alertmanager, rules
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.errors import RenderError
 
@@ -45,6 +45,21 @@ def register(subparsers: Any) -> None:
     p.add_argument("--output", type=Path, metavar="DIR", help="directory to write into")
     p.set_defaults(func=_rules)
 
+    p = what.add_parser(
+        "alertmanager",
+        help="example Alertmanager config and Slack/email notification templates",
+        description="Render the example Alertmanager configuration (routes by severity, groups "
+        "by namespace, cronjob and alertname, inhibits a Job's warnings while a critical alert "
+        "for it fires) and its notification templates. Without --output, print the config; "
+        "with --output, write alertmanager.yml and jobwatch.tmpl (which the config loads).",
+    )
+    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
+    p.add_argument("--output", type=Path, metavar="DIR", help="directory to write both files into")
+    p.add_argument(
+        "--webhook-url", metavar="URL", help="override alertmanager.webhook_url from the config"
+    )
+    p.set_defaults(func=_alertmanager)
+
 
 def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
@@ -58,6 +73,16 @@ def _rules(args: argparse.Namespace) -> int:
     formats = (args.format,) if args.format else rules.FORMATS
     for path in rules.write_rules(args.output, cfg, formats=formats):
         print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _alertmanager(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    if args.output is None:
+        sys.stdout.write(alertmanager.render_files(cfg, args.webhook_url)[alertmanager.CONFIG_FILE])
+        return 0
+    path = alertmanager.write_alertmanager(args.output, cfg, webhook_url=args.webhook_url)
+    print(f"wrote {path} and {path.with_name(alertmanager.TEMPLATE_FILE)}", file=sys.stderr)
     return 0
 
 
