@@ -13,6 +13,11 @@ SCRAPE_LABELS = frozenset({"job", "instance"})
 _NAME = re.compile(r"\bjobwatch_[a-z0-9_]+\b")
 _SELECTOR = re.compile(r"\b(jobwatch_[a-z0-9_]+)\s*\{([^}]*)\}")
 _MATCHER = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
+# Labels a query creates itself: label_replace(v, "dst", "$1", "src", "re"), count_values("dst", v).
+_CREATED = re.compile(
+    r'"([a-zA-Z_][a-zA-Z0-9_]*)",\s*"[^"]*",\s*"[a-zA-Z0-9_]*",\s*"[^"]*"\s*\)'
+    r'|count_values\s*(?:by\s*\([^)]*\)\s*)?\(\s*"([a-zA-Z_][a-zA-Z0-9_]*)"'
+)
 _GROUPING = re.compile(r"\b(?:by|on|without|ignoring|group_left|group_right)\s*\(([^)]*)\)")
 
 EXPOSED: dict[str, metrics.Metric] = {
@@ -33,7 +38,8 @@ def undeclared(text: str, extra_labels: Iterable[str] = ()) -> list[str]:
                 problems.append(f"{name} has no label {label!r}")
     used = [EXPOSED[n] for n in set(_NAME.findall(text)) if n in EXPOSED]
     if used:
-        known = allowed_extra.union(*(m.labels for m in used))
+        created = {label for pair in _CREATED.findall(text) for label in pair if label}
+        known = allowed_extra.union(created, *(m.labels for m in used))
         for group in _GROUPING.findall(text):
             for label in filter(None, (part.strip() for part in group.split(","))):
                 if label not in known:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobwatch.render import alertmanager, rules
+from jobwatch.render import alertmanager, dashboard, rules
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.errors import RenderError
 
@@ -46,6 +46,16 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_rules)
 
     p = what.add_parser(
+        "dashboard",
+        help="Grafana dashboard JSON",
+        description="Render the Grafana dashboard (stable uid from the config, variables for "
+        "data source, namespace, CronJob and, when cluster_label is set, cluster).",
+    )
+    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
+    p.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
+    p.set_defaults(func=_dashboard)
+
+    p = what.add_parser(
         "alertmanager",
         help="example Alertmanager config and Slack/email notification templates",
         description="Render the example Alertmanager configuration (routes by severity, groups "
@@ -73,6 +83,16 @@ def _rules(args: argparse.Namespace) -> int:
     formats = (args.format,) if args.format else rules.FORMATS
     for path in rules.write_rules(args.output, cfg, formats=formats):
         print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    text = dashboard.render_json(_load(args))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 

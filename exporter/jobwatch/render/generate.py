@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from jobwatch.render import alertmanager, rules, runbooks
+from jobwatch.render import alertmanager, dashboard, rules, runbooks
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.errors import RenderError
 from jobwatch.render.paths import repo_root
@@ -19,6 +19,7 @@ def artefacts(cfg: Config) -> dict[str, str]:
         f"rules/generated/{rules.FILENAMES[f]}": rules.render_text(cfg, f) for f in rules.FORMATS
     }
     out.update({f"rules/runbooks/{name}.md": text for name, text in runbooks.runbooks(cfg).items()})
+    out["dashboards/jobwatch.json"] = dashboard.render_json(cfg)
     out.update(
         {f"alertmanager/generated/{n}": t for n, t in alertmanager.render_files(cfg).items()}
     )
