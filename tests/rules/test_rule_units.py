@@ -14,7 +14,6 @@ from jobwatch.render.config import load_config
 from tests.rules.support import render_rule_tests, rule_test_templates
 from tests.rules.tools import require_tool
 
-
 # The same unit tests hold with a cluster label configured: the series carry none, and an empty
 # label matches `cluster=""` in the annotations' queries as it does in Prometheus.
 CONFIGS = {"defaults": {}, "multi-cluster": {"cluster_label": "cluster"}}
