@@ -110,6 +110,7 @@ def test_panels_cover_the_issue_and_have_units() -> None:
         "attempts remaining",
         "last exit code",
         "stalled for",
+        "next retry in",
     ]
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from jobwatch.render import rules
 from jobwatch.render.config import load_config
+from jobwatch.render.usage import used_metrics
 from tests.rules.names import undeclared
 from tests.rules.support import render_rule_tests
 
@@ -36,3 +37,10 @@ def test_rules_name_only_declared_metrics_and_labels(cluster: str) -> None:
 def test_rule_tests_name_only_declared_metrics_and_labels(tmp_path: Path) -> None:
     for path in render_rule_tests(load_config(), tmp_path):
         assert undeclared(path.read_text()) == [], path.name
+
+
+def test_used_metrics_lists_what_rules_and_panels_need() -> None:
+    used = used_metrics(load_config())
+    assert "jobwatch_job_state" in used
+    assert "jobwatch_exporter_render_seconds_sum" in used
+    assert "jobwatch_cronjob_consecutive_failures" in used

@@ -172,12 +172,13 @@ def build(cfg: Config) -> dict[str, Any]:
         "D": ("attempts remaining", "none"),
         "E": ("last exit code", "none"),
         "F": ("stalled for", "s"),
+        "G": ("next retry in", "s"),
     }
     trouble_table = _panel(
         "table",
         "Jobs in trouble",
         "Failed, stalled and last-attempt Jobs, with their attempts, last exit code and cause, "
-        "and the stall reason and its age.",
+        "the stall reason and its age, and when the Job controller may create the next pod.",
         (0, 4, 24, 10),
         [
             _target(trouble, "A", table=True),
@@ -195,6 +196,13 @@ def build(cfg: Config) -> dict[str, Any]:
                 f"time() - max by ({bj}, stall_reason) (label_replace({stalled}{{{sel}}},"
                 ' "stall_reason", "$1", "reason", "(.*)"))',
                 "F",
+                table=True,
+            ),
+            _target(
+                in_trouble(
+                    f"max by ({bj}) ({_name('job_next_retry_timestamp_seconds')}{{{sel}}}) - time()"
+                ),
+                "G",
                 table=True,
             ),
         ],
@@ -321,7 +329,7 @@ def build(cfg: Config) -> dict[str, Any]:
             "Exporter: time since last watch event",
             "Seconds since the last watch event or bookmark per resource; bookmarks arrive "
             "about every minute, so a rising line is a broken watch. 'up' is the scrape.",
-            (0, 30, 8, 8),
+            (0, 30, 6, 8),
             [
                 _target(
                     f"time() - max by (instance, resource) ({_name('exporter_last_event_timestamp_seconds')}{{{exp}}})",
@@ -335,7 +343,7 @@ def build(cfg: Config) -> dict[str, Any]:
             "timeseries",
             "Exporter: API requests",
             "Kubernetes list/watch requests per second by outcome, and relists after 410 Expired.",
-            (8, 30, 8, 8),
+            (6, 30, 6, 8),
             [
                 _target(
                     f"sum by (resource, verb, result) (rate({_name('exporter_api_requests_total')}{{{exp}}}[$__rate_interval]))",
@@ -352,16 +360,41 @@ def build(cfg: Config) -> dict[str, Any]:
         ),
         _panel(
             "timeseries",
-            "Exporter: scrape up, synced and render time",
+            "Exporter: watch events and parse errors",
+            "Watch events per second by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK), "
+            "and objects skipped because they could not be parsed.",
+            (12, 30, 6, 8),
+            [
+                _target(
+                    f"sum by (resource, type) (rate({_name('exporter_events_total')}{{{exp}}}[$__rate_interval]))",
+                    "A",
+                    "{{resource}} {{type}}",
+                ),
+                _target(
+                    f"sum by (resource) (rate({_name('exporter_parse_errors_total')}{{{exp}}}[$__rate_interval]))",
+                    "B",
+                    "parse errors {{resource}}",
+                ),
+            ],
+            unit="ops",
+        ),
+        _panel(
+            "timeseries",
+            "Exporter: up, synced, tracked objects and render time",
             "1 while Prometheus scrapes jobwatch and each resource's initial list completed; "
-            "average time to re-render a Job's exposition.",
-            (16, 30, 8, 8),
+            "objects held in the store; average time to re-render a Job's exposition (seconds).",
+            (18, 30, 6, 8),
             [
                 _target(f"min by (instance) (up{{{exp}}})", "A", "up {{instance}}"),
                 _target(
                     f"min by (instance, resource) ({_name('exporter_synced')}{{{exp}}})",
                     "B",
                     "synced {{instance}} {{resource}}",
+                ),
+                _target(
+                    f"sum by (instance, resource) ({_name('exporter_tracked_objects')}{{{exp}}})",
+                    "D",
+                    "tracked {{instance}} {{resource}}",
                 ),
                 _target(
                     f"sum by (instance) (rate({_name('exporter_render_seconds')}_sum{{{exp}}}[$__rate_interval]))"
