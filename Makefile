@@ -30,5 +30,11 @@ demo: setup tools ## run the main job on the embedded cluster
 bench: setup ## benchmarks; writes docs/performance.md
 	$(PY) -m bench
 
+generate: setup ## re-render the committed rules, PrometheusRule, dashboard and Alertmanager example
+	$(PY) -m jobwatch.render.generate
+
+check-generated: setup ## fail if a committed generated file differs from a fresh render
+	$(PY) -m pytest -q tests/rules/test_generated.py
+
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis dist

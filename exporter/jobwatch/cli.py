@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from jobwatch import __version__
 from jobwatch.model import parse_time
+from jobwatch.render import command as render_command
 
 EXIT_USAGE = 2
 
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jobwatch {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_diagnose(subparsers)
+    render_command.register(subparsers)
     return parser
 
 
