@@ -323,7 +323,7 @@ class Store:
         key = _key(resource, meta["namespace"], meta["name"])
         rv = self._next_rv()
         self._stamp(new, rv)
-        if "deletionTimestamp" in meta and not meta.get("finalizers"):
+        if "deletionTimestamp" in meta and not meta.get("finalizers") and not _awaits_kubelet(new):
             del self._objects[key]
             self._emit(Event("DELETED", resource, new, old, rv))
             self._collect_dependents(new)
@@ -408,6 +408,8 @@ class Store:
         if propagation_policy is not None:
             self._propagation[meta["uid"]] = propagation_policy
         if "deletionTimestamp" in meta:
+            if grace_period_seconds == 0 and not meta.get("finalizers"):
+                return self._remove(resource, old, old), True  # kubelet confirms
             return old, False
         if grace_period_seconds is None:
             grace_period_seconds = (
@@ -420,14 +422,20 @@ class Store:
         deletion = now + timedelta(seconds=grace_period_seconds)
         new["metadata"]["deletionTimestamp"] = rfc3339(deletion)
         new["metadata"]["deletionGracePeriodSeconds"] = grace_period_seconds
-        if meta.get("finalizers"):
+        if meta.get("finalizers") or _awaits_kubelet(new):
             return self._commit(resource, old, new), False
-        del self._objects[_key(resource, namespace, name)]
+        return self._remove(resource, old, new), True
+
+    def _remove(self, resource: Resource, old: Obj, new: Obj) -> Obj:
+        meta = new["metadata"]
+        if new is old:
+            new = copy.deepcopy(old)
+        del self._objects[_key(resource, meta["namespace"], meta["name"])]
         rv = self._next_rv()
         self._stamp(new, rv)
         self._emit(Event("DELETED", resource, new, old, rv))
         self._collect_dependents(new)
-        return new, True
+        return new
 
     def _collect_dependents(self, owner: Obj) -> None:
         """Garbage collector: cascade or orphan the dependents of a removed owner."""
@@ -483,6 +491,17 @@ class Store:
     def objects(self) -> Iterable[tuple[Resource, Obj]]:
         for (plural, _, _), obj in list(self._objects.items()):
             yield RESOURCES[plural], obj
+
+
+def _awaits_kubelet(obj: Obj) -> bool:
+    """A bound, still running pod deleted with a grace period stays until the kubelet has
+    stopped its containers (it then sets a terminal phase or deletes with grace 0)."""
+    return (
+        obj.get("kind") == "Pod"
+        and bool(obj.get("spec", {}).get("nodeName"))
+        and obj.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+        and int(obj["metadata"].get("deletionGracePeriodSeconds") or 0) > 0
+    )
 
 
 def _drop_tracking_finalizer(obj: Obj) -> None:
