@@ -495,7 +495,7 @@ POLICY_RULES_FAILJOB = [
         "action": "FailJob",
         "onExitCodes": {"containerName": "main", "operator": "In", "values": [42]},
     },
-    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
 ]
 
 

@@ -233,6 +233,10 @@ class Store:
         later.reverse()
         return later
 
+    def history(self) -> EventList:
+        """The retained events, oldest first."""
+        return list(self._history)
+
     # ------------------------------------------------------------------ watching
     def subscribe(self) -> asyncio.Queue[Event | None]:
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
