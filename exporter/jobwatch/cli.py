@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from jobwatch import __version__
+from jobwatch.sim import command as sim_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="See why Kubernetes Jobs fail: exporter, offline diagnosis, rule pack.",
     )
     parser.add_argument("--version", action="version", version=f"jobwatch {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sim_command.register(subparsers)
     return parser
 
 
@@ -25,7 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    handler = getattr(args, "handler", None)
+    return int(handler(args)) if handler is not None else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
