@@ -9,8 +9,9 @@ and `sleep` (e.g. a fake clock that `sleep` advances) for deterministic tests.
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from jobwatch.sim.clock import Clock, rfc3339, utcnow
 
@@ -48,3 +49,44 @@ class SimTime:
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` of simulated time."""
         await self._sleep(max(0.0, seconds) / self.speed)
+
+
+class VirtualClock:
+    """Deterministic time for tests: `now()` only moves when every task is asleep.
+
+        vc = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
+        driver = asyncio.create_task(vc.drive())
+        player = ScenarioPlayer(store, speed=1.0, clock=vc.now, sleep=vc.sleep)
+        await player.run(until_settled=True); driver.cancel()
+
+    `drive()` lets runnable tasks run (a few event-loop turns), then jumps to the earliest
+    pending `sleep` deadline and wakes it. Timestamps in objects then show simulated durations.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+        self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
+        self._seq = 0
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(
+            self._sleepers, (self._now + timedelta(seconds=max(0.0, seconds)), self._seq, future)
+        )
+        await future
+
+    async def drive(self, settle_turns: int = 20) -> None:
+        while True:
+            for _ in range(settle_turns):
+                await asyncio.sleep(0)
+            while self._sleepers:
+                when, _, future = heapq.heappop(self._sleepers)
+                if future.done():
+                    continue
+                self._now = max(self._now, when)
+                future.set_result(None)
+                break
