@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -289,6 +290,16 @@ def test_create_get_patch_and_errors() -> None:
             with pytest.raises(ApiException) as unnamed:
                 await batch.create_namespaced_job("crud", nameless)
             assert unnamed.value.status == 422
+            always = simple_job("crud", "forever")
+            always["spec"]["template"]["spec"]["restartPolicy"] = "Always"
+            with pytest.raises(ApiException) as rejected:  # spec §5, myth 1
+                await batch.create_namespaced_job("crud", always)
+            assert rejected.value.status == 422
+            message = json.loads(rejected.value.body)["message"]
+            assert message == (
+                'Job.batch "forever" is invalid: spec.template.spec.restartPolicy: '
+                'Required value: valid values: "OnFailure", "Never"'
+            )
             with pytest.raises(ApiException) as missing:
                 await batch.read_namespaced_job("nope", "crud")
             assert missing.value.status == 404

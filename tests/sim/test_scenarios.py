@@ -117,6 +117,7 @@ def check_oom(job: Obj, pods: list[Obj], _: Store) -> None:
     finished_failed(job, "BackoffLimitExceeded", failed=1)
     pod = only(pods)
     assert pod["status"]["phase"] == "Failed"
+    assert pod["status"]["qosClass"] == "Burstable"  # limits above requests
     t = term(statuses(pod)["memory-demo-ctr"])
     assert (t["exitCode"], t["reason"]) == (137, "OOMKilled")
 
@@ -300,6 +301,7 @@ def check_healthy(job: Obj, pods: list[Obj], _: Store) -> None:
     finished_complete(job, failed=0)
     pod = only(pods)
     assert pod["status"]["phase"] == "Succeeded"
+    assert pod["status"]["qosClass"] == "BestEffort"
     t = term(statuses(pod)["hello"])
     assert (t["exitCode"], t["reason"]) == (0, "Completed")
     no_tracking_finalizers(pods)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from jobwatch.sim.kubelet import Kubelet, Script
 from jobwatch.sim.objects import (
@@ -314,6 +313,7 @@ class JobController:
         if failed_uids or succeeded_uids:
 
             def add_uncounted(s: Obj) -> None:
+                apply_counts(s, pod_counts(pods))
                 unc = s.setdefault("uncountedTerminatedPods", {})
                 if failed_uids:
                     unc["failed"] = [*unc.get("failed", []), *failed_uids]
@@ -339,7 +339,10 @@ class JobController:
                 failed_idx.add(i)
         indexed = spec.get("completionMode") == "Indexed"
 
+        counts = pod_counts(pods)
+
         def flush(s: Obj) -> None:
+            apply_counts(s, counts)
             s["uncountedTerminatedPods"] = {}
             if failed_uids:
                 s["failed"] = s.get("failed", 0) + len(failed_uids)
@@ -467,42 +470,24 @@ class JobController:
     def _write_counts(self, job: Obj, pods: list[Obj]) -> bool:
         """active/ready/terminating, and the terminal condition once nothing is left (§1.16)."""
         status = job["status"]
-        active = [p for p in pods if not _terminal(p) and not _deleting(p)]
-        ready = sum(
-            1
-            for p in active
-            if any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in p["status"].get("conditions", [])
-            )
-        )
-        terminating = sum(1 for p in pods if _deleting(p) and not _terminal(p))
-        wanted: dict[str, Any] = {"ready": ready, "terminating": terminating}
+        counts = pod_counts(pods)
         target = self._target(status)
         tracked = any(
             JOB_TRACKING_FINALIZER in (p["metadata"].get("finalizers") or []) for p in pods
         )
         finish = (
             target is not None
-            and not active
-            and not terminating
+            and counts["active"] == 0
+            and counts["terminating"] == 0
             and not tracked
             and not (status.get("uncountedTerminatedPods") or {})
         )
-        changes: dict[str, Any] = {}
-        if status.get("active", 0) != len(active):
-            changes["active"] = len(active)
-        changes.update({k: v for k, v in wanted.items() if status.get(k) != v})
-        if not finish and not changes:
+        stale = any(status.get(k, 0 if k == "active" else None) != v for k, v in counts.items())
+        if not finish and not stale:
             return False
 
         def write(s: Obj) -> None:
-            if "active" in changes:
-                if changes["active"]:
-                    s["active"] = changes["active"]
-                else:
-                    s.pop("active", None)
-            s.update({k: v for k, v in changes.items() if k != "active"})
+            apply_counts(s, counts)
             s.setdefault("uncountedTerminatedPods", {})
             if finish and target is not None:
                 now = self.env.time.stamp()
@@ -513,3 +498,27 @@ class JobController:
 
         self.update_status(write)
         return finish
+
+
+def pod_counts(pods: list[Obj]) -> dict[str, int]:
+    """status.active (not terminal, not terminating), ready, terminating (§1.11)."""
+    active = [p for p in pods if not _terminal(p) and not _deleting(p)]
+    ready = sum(
+        1
+        for p in active
+        if any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in p["status"].get("conditions", [])
+        )
+    )
+    terminating = sum(1 for p in pods if _deleting(p) and not _terminal(p))
+    return {"active": len(active), "ready": ready, "terminating": terminating}
+
+
+def apply_counts(status: Obj, counts: dict[str, int]) -> None:
+    """`active` is omitted when 0 (omitempty); `ready` and `terminating` are always written."""
+    if counts["active"]:
+        status["active"] = counts["active"]
+    else:
+        status.pop("active", None)
+    status["ready"], status["terminating"] = counts["ready"], counts["terminating"]

@@ -190,8 +190,33 @@ def pod_for_job(job: Obj, suffix: str, index: int | None = None, failure_count: 
         "kind": "Pod",
         "metadata": pod_meta,
         "spec": pod_spec,
-        "status": {"phase": "Pending", "qosClass": "BestEffort"},
+        "status": {"phase": "Pending", "qosClass": qos_class(pod_spec)},
     }
+
+
+def qos_class(pod_spec: Obj) -> str:
+    """Guaranteed (cpu and memory limits == requests everywhere), BestEffort (nothing set),
+    else Burstable: the pod's `status.qosClass`."""
+    containers = pod_spec.get("initContainers", []) + pod_spec.get("containers", [])
+    resources = [c.get("resources") or {} for c in containers]
+    if not any(r.get("requests") or r.get("limits") for r in resources):
+        return "BestEffort"
+    for r in resources:
+        limits = r.get("limits") or {}
+        requests = {**limits, **(r.get("requests") or {})}
+        if any(limits.get(k) is None or limits[k] != requests.get(k) for k in ("cpu", "memory")):
+            return "Burstable"
+    return "Guaranteed"
+
+
+def validate_job(job: Obj) -> str | None:
+    """The API server's check that matters for Jobs (spec §5, myth 1): an error or None."""
+    policy = job.get("spec", {}).get("template", {}).get("spec", {}).get("restartPolicy")
+    if policy not in ("OnFailure", "Never"):
+        return (
+            'spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"'
+        )
+    return None
 
 
 def fake_digest(seed: str) -> str:

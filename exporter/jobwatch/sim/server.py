@@ -70,7 +70,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 def _resource_list(group_version: str, resources: list[Resource]) -> Obj:
     entries: list[Obj] = []
-    verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
     short = {"pods": ["po"], "jobs": [], "cronjobs": ["cj"]}
     for r in resources:
         entry: Obj = {

@@ -18,7 +18,10 @@ int here) and produces exactly one `Event`. Objects get `uid`, `resourceVersion`
 
 Deletion follows the API server: an object with finalizers gets `deletionTimestamp` and
 `deletionGracePeriodSeconds` (MODIFIED) and is removed (DELETED) only when its last finalizer
-goes. Objects without finalizers are removed at once, pods included (no kubelet confirmation).
+goes. A bound (`spec.nodeName`), non-terminal pod deleted with a grace period also stays until
+the kubelet confirms (terminal phase, or a delete with grace 0). Anything else is removed at
+once. Jobs are defaulted like the API server does (selector, labels, spec defaults), and a
+Job whose pod restartPolicy is not OnFailure/Never is rejected with 422 (spec §5).
 Cascading deletion (propagationPolicy Background/Foreground) deletes dependents by
 ownerReference uid; Orphan or no policy removes the ownerReference from dependents.
 """
@@ -301,8 +304,12 @@ class Store:
         meta["creationTimestamp"] = rfc3339(self.clock())
         meta["generation"] = 1
         if resource == JOBS:
-            from jobwatch.sim.objects import default_job  # noqa: PLC0415 (cycle)
+            from jobwatch.sim.objects import default_job, validate_job  # noqa: PLC0415 (cycle)
 
+            problem = validate_job(new)
+            if problem is not None:
+                path, message = problem.split(": ", 1)
+                raise invalid(resource, meta["name"], path, message)
             default_job(new)
         rv = self._next_rv()
         self._stamp(new, rv)
