@@ -57,6 +57,7 @@ from jobwatch.sim.store import (
     Store,
     object_key,
 )
+from jobwatch.sim.tables import table, wants_table
 
 KUBE_VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-jobwatch-sim"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -344,7 +345,10 @@ class SimServer:
         matches = self._selector(q, resource)
         if q.get("watch", "").lower() in ("1", "true"):
             return await self._watch(request, resource, namespace, matches)
-        return self._list(resource, namespace, matches, q)
+        body = self._list(resource, namespace, matches, q)
+        if wants_table(request.headers.get("Accept", "")):
+            return _json(table(resource, body["items"], body["metadata"], self.store.clock()))
+        return _json(body)
 
     @staticmethod
     def _selector(q: Any, resource: Resource) -> Selector:
@@ -352,9 +356,7 @@ class SimServer:
         fields = parse_field_selector(q.get("fieldSelector"), resource.plural)
         return lambda o: labels(o) and fields(o)
 
-    def _list(
-        self, resource: Resource, namespace: str | None, matches: Selector, q: Any
-    ) -> web.Response:
+    def _list(self, resource: Resource, namespace: str | None, matches: Selector, q: Any) -> Obj:
         token, start = q.get("continue"), ""
         rv_param = q.get("resourceVersion", "")
         if token:
@@ -375,13 +377,12 @@ class SimServer:
             meta["continue"] = encode_continue(rv, "/".join(object_key(filtered[-1])))
             if not q.get("labelSelector") and not q.get("fieldSelector"):
                 meta["remainingItemCount"] = rest
-        body = {
+        return {
             "kind": resource.list_kind,
             "apiVersion": resource.api_version,
             "metadata": meta,
             "items": [_without_type(o) for o in filtered],
         }
-        return _json(body)
 
     # ------------------------------------------------------------------ watch
     async def _watch(
@@ -520,7 +521,11 @@ class SimServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         store = self.store
         if request.method == "GET":
-            return _json(store.get(resource, namespace, name))
+            obj = store.get(resource, namespace, name)
+            if wants_table(request.headers.get("Accept", "")):
+                meta = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+                return _json(table(resource, [obj], meta, store.clock()))
+            return _json(obj)
         if request.method == "PUT":
             body = await self._body(request)
             if not isinstance(body, dict):
