@@ -10,6 +10,7 @@ from jobwatch.sim.clock import parse_rfc3339
 from jobwatch.sim.controller import pod_backoff
 from jobwatch.sim.kubelet import crashloop_delay
 from jobwatch.sim.player import ScenarioPlayer
+from jobwatch.sim.scenarios import SCENARIOS
 from jobwatch.sim.store import PODS, Store
 from jobwatch.sim.timing import VirtualClock
 
@@ -69,3 +70,33 @@ def test_crash_loop_restart_times_under_virtual_time() -> None:
     restarted = parse_rfc3339(main["state"]["terminated"]["startedAt"])
     # The second restart comes 10 s after the previous exit (first restart was immediate).
     assert (restarted - parse_rfc3339(last["finishedAt"])).total_seconds() == 10
+
+
+def test_every_scenario_settles_within_15_seconds_at_default_speed() -> None:
+    """The issue's promise, checked in virtual time (so the test itself takes < 1 s)."""
+    clock = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    store = Store(clock=clock.now)
+    start = clock.now()
+    settled_at: dict[str, float] = {}
+
+    async def body() -> None:
+        driver = asyncio.create_task(clock.drive())
+        player = ScenarioPlayer(store, clock=clock.now, sleep=clock.sleep)  # default speed
+
+        async def observe() -> None:
+            while len(settled_at) < len(SCENARIOS):
+                for s in SCENARIOS.values():
+                    if s.name not in settled_at and s.settled(store, s):
+                        settled_at[s.name] = (clock.now() - start).total_seconds()
+                await clock.sleep(0.05)
+
+        watcher = asyncio.create_task(observe())
+        await player.run(until_settled=True)
+        await watcher
+        driver.cancel()
+
+    run(body)
+    assert sorted(settled_at) == sorted(SCENARIOS)
+    slow = {name: t for name, t in settled_at.items() if t >= 15}
+    assert slow == {}
+    assert settled_at["cronjob_three_failures_then_success"] > 8  # 3 minutes / speed 20

@@ -494,7 +494,8 @@ class SimServer:
                         await response.write(held)
                     await response.write_eof()
                     return response
-                if bookmarks and now >= next_bookmark:
+                if bookmarks and now >= next_bookmark and queue.empty():
+                    # Only when nothing is queued: the bookmark rv must not skip an event.
                     bookmark = {
                         "kind": flt.resource.kind,
                         "apiVersion": flt.resource.api_version,
