@@ -205,6 +205,9 @@ def check_sidecar(job: Obj, pods: list[Obj], _: Store) -> None:
     finished_complete(job, failed=0)
     pod = only(pods)
     assert pod["status"]["phase"] == "Succeeded"  # sidecars do not decide the phase (§1.5)
+    init = pod["status"]["initContainerStatuses"]
+    assert [c["name"] for c in init] == ["migrate", "log-shipper"]  # spec order, not sorted
+    assert (term(init[0])["exitCode"], term(init[0])["reason"]) == (0, "Completed")
     shipper = statuses(pod, "initContainerStatuses")["log-shipper"]
     assert shipper["restartCount"] == 1
     assert shipper["lastState"]["terminated"]["exitCode"] == 1
@@ -417,6 +420,34 @@ def test_onfailure_crash_loop_shows_crashloopbackoff_then_fails_at_the_limit() -
             restart_counts.append(cs["restartCount"])
     assert waits == {"back-off 10s", "back-off 20s"}  # kubelet back-off (§3.2)
     assert max(restart_counts) == 3  # reaching backoffLimit 3 fails the Job (§1.3)
+
+
+def test_init_container_keeps_the_pod_pending_until_it_completes() -> None:
+    phases = []
+    for event in _events_during("failing_sidecar_succeeded_pod"):
+        if event.resource == PODS:
+            init = {c["name"]: c for c in event.object["status"].get("initContainerStatuses", [])}
+            migrate = init.get("migrate", {}).get("state", {})
+            phases.append((event.object["status"]["phase"], next(iter(migrate), None)))
+    assert ("Pending", "running") in phases
+    assert ("Running", "running") not in phases
+    assert phases[-1] == ("Succeeded", "terminated")
+
+
+def test_failing_job_deletes_active_pods_keeping_the_finalizer() -> None:
+    """§1.7 deleteActivePods: the pod is marked deleting with the tracking finalizer on,
+    so it is counted as failed before it goes."""
+    marked = [
+        e.object
+        for e in _events_during("deadline_exceeded")
+        if e.resource == PODS
+        and e.old is not None
+        and "deletionTimestamp" in e.object["metadata"]
+        and "deletionTimestamp" not in e.old["metadata"]
+    ]
+    assert len(marked) == 1
+    assert marked[0]["metadata"]["finalizers"] == [JOB_TRACKING_FINALIZER]
+    assert marked[0]["metadata"]["deletionGracePeriodSeconds"] == 30
 
 
 def test_unknown_scenario_is_rejected() -> None:

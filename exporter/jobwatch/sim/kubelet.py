@@ -237,8 +237,10 @@ class PodHandle:
             st["conditions"] = [condition("PodScheduled", "True", now)]
             st.update(hostIP=HOST_IP, hostIPs=[{"ip": HOST_IP}], startTime=now)
             init = pod["spec"].get("initContainers", [])
-            for c in init[:1]:
-                self._status(pod, c["name"])
+            for i, c in enumerate(init):
+                cs = self._status(pod, c["name"])
+                if i > 0:
+                    cs["state"] = {"waiting": {"reason": "PodInitializing"}}
             for c in pod["spec"]["containers"]:
                 cs = self._status(pod, c["name"])
                 if init:

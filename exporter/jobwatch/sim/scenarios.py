@@ -359,12 +359,15 @@ async def onfailure_oom_then_success(env: Env, sc: Scenario) -> None:
 
 
 async def failing_sidecar_succeeded_pod(env: Env, sc: Scenario) -> None:
-    """A native sidecar (init container with restartPolicy Always) crashes once and exits 143
-    when stopped; the main container exits 0, so the pod Succeeds (§1.5).
+    """A regular init container `migrate` runs first (exit 0); then a native sidecar
+    `log-shipper` (init container with restartPolicy Always) starts, crashes once, is restarted,
+    and exits 143 when stopped; the main container exits 0, so the pod Succeeds (§1.4, §1.5).
 
     Telling state: Job [SuccessCriteriaMet, Complete], succeeded 1, no failed; pod Succeeded;
-    initContainerStatuses[log-shipper] restartCount 1, lastState.terminated exitCode 1 reason
-    Error, state.terminated exitCode 143; containerStatuses[main] exitCode 0."""
+    initContainerStatuses [migrate: exitCode 0 reason Completed, log-shipper: restartCount 1,
+    lastState.terminated exitCode 1 reason Error, state.terminated exitCode 143];
+    containerStatuses[main] exitCode 0."""
+    migrate = container("migrate", ["/bin/sh", "-c", "migrate --up"])
     sidecar = container(
         "log-shipper",
         ["fluent-bit", "-c", "/etc/fluent-bit.conf"],
@@ -375,13 +378,16 @@ async def failing_sidecar_succeeded_pod(env: Env, sc: Scenario) -> None:
         sc.namespace,
         sc.job,
         [container("main", ["/bin/sh", "-c", "run-batch"])],
-        init_containers=[sidecar],
+        init_containers=[migrate, sidecar],
         backoffLimit=0,
     )
 
     async def script(pod: PodHandle) -> None:
         pod.schedule()
         await pod.time.sleep(0.5)
+        pod.start("migrate")
+        await pod.time.sleep(1)
+        pod.exit("migrate", 0)
         pod.start("log-shipper")
         await pod.time.sleep(0.5)
         pod.start("main")
