@@ -384,3 +384,44 @@ def test_delete_job_cascades_to_pods() -> None:
             assert items == []
 
     run(body)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/merge-patch+json", {"metadata": {"labels": {"team": "x", "drop": None}}}),
+        (
+            "application/strategic-merge-patch+json",
+            {"metadata": {"labels": {"team": "x", "drop": None}}},
+        ),
+        (
+            "application/json-patch+json",
+            [
+                {"op": "add", "path": "/metadata/labels/team", "value": "x"},
+                {"op": "remove", "path": "/metadata/labels/drop"},
+            ],
+        ),
+    ],
+    ids=["merge", "strategic", "json"],
+)
+def test_patch_content_types(content_type: str, body: Any) -> None:
+    async def run_body() -> None:
+        async with SimServer() as sim, aiohttp.ClientSession() as session:
+            sim.store.create(JOBS, simple_job("p", "j", {"drop": "me"}))
+            url = f"{sim.url}/apis/batch/v1/namespaces/p/jobs/j"
+            headers = {"Content-Type": content_type}
+            async with session.patch(url, data=json.dumps(body), headers=headers) as resp:
+                assert resp.status == 200
+                labels = (await resp.json())["metadata"]["labels"]
+            assert labels == {"team": "x"}
+            # Status is not changed through the main resource, only through /status.
+            status_patch = json.dumps({"status": {"active": 3}})
+            merge = {"Content-Type": "application/merge-patch+json"}
+            async with session.patch(url, data=status_patch, headers=merge) as resp:
+                assert (await resp.json())["status"].get("active") is None
+            async with session.patch(url + "/status", data=status_patch, headers=merge) as resp:
+                assert (await resp.json())["status"]["active"] == 3
+            async with session.patch(url, data="[{", headers=merge) as resp:
+                assert resp.status == 400
+
+    run(run_body)
