@@ -22,9 +22,8 @@ it has a terminal condition, as kube-controller-manager's `syncJob` would (v1.31
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from jobwatch.sim.kubelet import Kubelet, Script
 from jobwatch.sim.objects import (
@@ -50,7 +49,6 @@ MESSAGES = {
     "FailedIndexes": "Job has failed indexes",
     "CompletionsReached": "Reached expected number of succeeded pods",
 }
-_SUFFIX = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def pod_backoff(failures: int) -> float:
@@ -67,10 +65,6 @@ class Env:
     store: Store
     time: SimTime
     kubelet: Kubelet
-    rng: random.Random = field(default_factory=lambda: random.Random(0))
-
-    def suffix(self) -> str:
-        return "".join(self.rng.choice(_SUFFIX) for _ in range(5))
 
 
 def intervals(indexes: set[int]) -> str:
@@ -462,7 +456,7 @@ class JobController:
         else:
             attempt = self.index_attempts.get(index, 0)
             self.index_attempts[index] = attempt + 1
-        pod = pod_for_job(job, self.env.suffix(), index, failure_count)
+        pod = pod_for_job(job, index, failure_count)
         created = self.store.create(PODS, pod)
         script = self.scripts(attempt, index)
         self.env.kubelet.launch(self.namespace, created["metadata"]["name"], script)

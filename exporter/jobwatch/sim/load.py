@@ -63,8 +63,8 @@ class LoadGenerator:
                 completions=self.pods_per_job,
             )
             created = self.store.create(JOBS, job)
-            for p in range(self.pods_per_job):
-                pod = self.store.create(PODS, pod_for_job(created, f"p{p:04d}"))
+            for _ in range(self.pods_per_job):
+                pod = self.store.create(PODS, pod_for_job(created))
                 handle = PodHandle(self.store, self.time, ns, pod["metadata"]["name"])
                 handle.schedule()
                 handle.start()

@@ -142,8 +142,9 @@ def new_cronjob(
     }
 
 
-def pod_for_job(job: Obj, suffix: str, index: int | None = None, failure_count: int = 0) -> Obj:
-    """A pod as the Job controller creates it: template labels, controller ownerReference,
+def pod_for_job(job: Obj, index: int | None = None, failure_count: int = 0) -> Obj:
+    """A pod as the Job controller creates it (the store fills the name from generateName):
+    template labels, controller ownerReference,
     tracking finalizer (spec §1.7), and for Indexed Jobs the completion index annotation+label,
     hostname, JOB_COMPLETION_INDEX env and the index failure count annotation (§1.10)."""
     meta, spec = job["metadata"], job["spec"]
@@ -172,7 +173,6 @@ def pod_for_job(job: Obj, suffix: str, index: int | None = None, failure_count: 
         for c in pod_spec.get("initContainers", []) + pod_spec["containers"]:
             c["env"] = [*c.get("env", []), env]
     pod_meta: Obj = {
-        "name": generate_name + suffix,
         "generateName": generate_name,
         "namespace": meta["namespace"],
         "labels": labels,

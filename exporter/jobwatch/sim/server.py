@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -576,10 +575,3 @@ class SimServer:
                 },
             }
         )
-
-
-async def serve_forever(server: SimServer) -> None:
-    """Run until cancelled."""
-    async with server:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.Event().wait()

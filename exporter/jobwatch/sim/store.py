@@ -155,7 +155,12 @@ class Store:
     """The objects, the resourceVersion counter, the bounded event history and the subscribers."""
 
     def __init__(
-        self, *, history_size: int = 10_000, clock: Clock = utcnow, start_rv: int = 1000
+        self,
+        *,
+        history_size: int = 10_000,
+        clock: Clock = utcnow,
+        start_rv: int = 1000,
+        seed: int | None = None,
     ) -> None:
         self.clock = clock
         self._objects: dict[Key, Obj] = {}
@@ -165,7 +170,7 @@ class Store:
         self._compacted_rv = start_rv
         self._subscribers: set[asyncio.Queue[Event | None]] = set()
         self.epoch = 0
-        self._random = random.Random()
+        self._random = random.Random(seed)  # generateName suffixes
         self._propagation: dict[str, str] = {}  # owner uid -> propagationPolicy at delete time
 
     # ------------------------------------------------------------------ reading
