@@ -212,3 +212,15 @@ def test_restart_resets_resource_version_and_forces_relist() -> None:
             assert [j.metadata.uid for j in after.items] == [j.metadata.uid for j in before.items]
 
     run(body)
+
+
+def test_restart_can_replace_the_objects() -> None:
+    async def body() -> None:
+        async with SimServer() as sim, api(sim) as c:
+            add_jobs(sim, "f", 2)
+            sim.faults.restart(start_rv=5, keep_objects=False)
+            listed = await client.BatchV1Api(c).list_job_for_all_namespaces()
+            assert listed.items == []
+            assert listed.metadata.resource_version == "4"
+
+    run(body)

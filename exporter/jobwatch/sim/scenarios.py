@@ -444,7 +444,8 @@ async def cronjob_three_failures_then_success(env: Env, sc: Scenario) -> None:
         script = exits(2, report=(0 if run == runs - 1 else 1, None))
         meta = created["metadata"]
         final = await JobController(env, sc.namespace, meta["name"], same(script)).run()
-        succeeded = any(c["type"] == "Complete" for c in final["status"]["conditions"])
+        conditions = final.get("status", {}).get("conditions", [])
+        succeeded = any(c["type"] == "Complete" for c in conditions)
         done_at = env.time.stamp()
 
         def finish(c: Obj, ok: bool = succeeded, at: str = done_at) -> None:
