@@ -125,6 +125,9 @@ def owner_reference(owner: Obj) -> Obj:
 def new_cronjob(
     namespace: str, name: str, schedule: str, job_template_spec: Obj, **spec: Any
 ) -> Obj:
+    """A CronJob; the pod template gets the API's pod defaults (Job defaults do not apply)."""
+    job_template_spec = copy.deepcopy(job_template_spec)
+    default_pod_spec(job_template_spec.setdefault("template", {}).setdefault("spec", {}))
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",

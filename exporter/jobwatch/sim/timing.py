@@ -55,6 +55,7 @@ class VirtualClock:
     """Deterministic time for tests: `now()` only moves when every task is asleep.
 
         vc = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
+        store = Store(clock=vc.now)          # creation/deletion timestamps come from the store
         driver = asyncio.create_task(vc.drive())
         player = ScenarioPlayer(store, speed=1.0, clock=vc.now, sleep=vc.sleep)
         await player.run(until_settled=True); driver.cancel()
