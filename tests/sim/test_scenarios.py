@@ -453,3 +453,25 @@ def test_failing_job_deletes_active_pods_keeping_the_finalizer() -> None:
 def test_unknown_scenario_is_rejected() -> None:
     with pytest.raises(UnknownScenarioError):
         asyncio.run(ScenarioPlayer(Store()).run(["nope"]))
+
+
+def test_settled_scenarios_stay_put_while_the_player_idles() -> None:
+    """Stalls stay stalled: once settled, an idling player writes nothing more."""
+    store = Store()
+    names = ["imagepullbackoff_stall", "unschedulable_stall", "suspended", "healthy"]
+
+    async def body() -> None:
+        player = ScenarioPlayer(store, speed=1000)
+        task = asyncio.create_task(player.run(names))
+        await player.all_settled.wait()
+        assert len(player.settled([SCENARIOS[n] for n in names])) == len(names)
+        await asyncio.sleep(0.1)  # let the last writes land (1000x: 100 simulated seconds)
+        rv = store.resource_version
+        await asyncio.sleep(0.3)
+        assert store.resource_version == rv
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(body())

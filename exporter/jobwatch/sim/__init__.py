@@ -15,8 +15,9 @@ Nothing here imports `jobwatch.analysis`: Job and Pod statuses are written from 
                                           # throttle_next, compact, restart, delay,
                                           # duplicate_events, reorder_events, clear
         player = ScenarioPlayer(sim.store, speed=20.0)
-        await player.run(["backoff_limit_exceeded_never", "healthy"])  # None/[] = all;
-        # returns at the telling states with until_settled=True, else idles until cancelled
+        task = asyncio.create_task(player.run(["backoff_limit_exceeded_never", "healthy"]))
+        await player.all_settled.wait()   # telling states reached; run() idles until cancelled
+        # (or: await player.run(names, until_settled=True) returns there and stops activity)
 
 Modules (one job each):
     store       objects, resourceVersions, watch history, compaction, finalizers, GC

@@ -2,10 +2,13 @@
 
     async with SimServer() as sim:
         player = ScenarioPlayer(sim.store, speed=20.0)
-        await player.run(["backoff_limit_exceeded_never", "healthy"])   # None = all scenarios
-        # run() returns once every scenario reached its telling state, then idles (controllers
-        # and kubelets keep running, e.g. stalls stay stalled) until cancelled.
-        await player.run(until_settled=True)   # returns at the telling states, stops activity
+        task = asyncio.create_task(player.run(["healthy", "oomkilled"]))  # None = all
+        await player.all_settled.wait()   # every scenario is in its telling state; run() now
+                                          # idles (stalls stay stalled) until cancelled
+        ...; task.cancel()
+
+    # in tests: play everything fast, return at the telling states (activity stopped)
+    await ScenarioPlayer(store, speed=1000).run(until_settled=True)
 
 Scenario names, namespaces and telling states: `jobwatch.sim.scenarios.SCENARIOS`.
 Timestamps are wall-clock UTC (`clock`); only waits are divided by `speed`. For a
@@ -61,6 +64,8 @@ class ScenarioPlayer:
         self.env = Env(store, self.time, self.kubelet)
         self._poll = poll_interval
         self._sleep = sleep
+        self.all_settled = asyncio.Event()
+        """Set by `run()` once every scenario it plays reached its telling state."""
 
     def settled(self, scenarios: Sequence[Scenario]) -> list[Scenario]:
         """The scenarios whose telling state is reached."""
@@ -81,6 +86,7 @@ class ScenarioPlayer:
                     if task.done() and not task.cancelled() and task.exception() is not None:
                         task.result()
                 await self._sleep(self._poll)
+            self.all_settled.set()
             if until_settled:
                 return scenarios
             await asyncio.Event().wait()
