@@ -29,6 +29,7 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,13 @@ class _Watch:
     drop: asyncio.Event
     bookmarks: bool
     seconds: float | None  # timeoutSeconds
+    as_table: bool = False  # kubectl get -w asks for Table objects in events
+
+    def line(self, event_type: str, obj: Obj, event: Event | None, now: datetime) -> bytes:
+        if self.as_table:
+            meta = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+            return _event_bytes(event_type, table(self.flt.resource, [obj], meta, now))
+        return _line(event_type, obj, event)
 
 
 class SimServer:
@@ -416,9 +424,10 @@ class SimServer:
                 await response.write_eof()
                 return response
             await response.prepare(request)
+            as_table = wants_table(request.headers.get("Accept", ""))
+            watch = _Watch(flt, queue, drop, bookmarks, timeout, as_table)
             for event_type, obj, source in initial:
-                await response.write(_line(event_type, obj, source))
-            watch = _Watch(flt, queue, drop, bookmarks, timeout)
+                await response.write(watch.line(event_type, obj, source, store.clock()))
             return await self._stream(request, response, watch, last_rv)
         finally:
             store.unsubscribe(queue)
@@ -476,7 +485,7 @@ class SimServer:
                     converted = flt.convert(event)
                     if converted is None:
                         continue
-                    line = _line(*converted, event)
+                    line = watch.line(*converted, event, self.store.clock())
                     if held is None and faults.take_reorder():
                         held = line
                         continue
