@@ -425,3 +425,17 @@ def test_patch_content_types(content_type: str, body: Any) -> None:
                 assert resp.status == 400
 
     run(run_body)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=x", "watch=1&resourceVersion=abc", "watch=1&timeoutSeconds=soon", "continue=%%%"],
+)
+def test_bad_query_parameters_are_400(query: str) -> None:
+    async def body() -> None:
+        async with SimServer() as sim, aiohttp.ClientSession() as session:
+            resp = await session.get(f"{sim.url}/api/v1/pods?{query}")
+            assert resp.status == 400
+            assert (await resp.json())["reason"] == "BadRequest"
+
+    run(body)

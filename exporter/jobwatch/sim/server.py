@@ -154,6 +154,13 @@ class _WatchFilter:
         return None
 
 
+def _number(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise ApiError(400, "BadRequest", f"invalid {name}: {text!r}") from exc
+
+
 def _static(body: Obj | str) -> Handler:
     async def handler(_request: web.Request) -> web.StreamResponse:
         return web.Response(text=body) if isinstance(body, str) else _json(body)
@@ -368,16 +375,15 @@ class SimServer:
         rv_param = q.get("resourceVersion", "")
         if token:
             rv, start = decode_continue(token)
-            items = self.store.list_at(resource, rv, namespace)
+            items = self.store.list_at(resource, rv, namespace, continuing=True)
         elif rv_param not in ("", "0") and q.get("resourceVersionMatch") == "Exact":
-            rv = int(rv_param)
-            self.store.check_rv(rv, "too old resource version")
+            rv = _number(rv_param, "resourceVersion")
             items = self.store.list_at(resource, rv, namespace)
         else:
             items, rv = self.store.list(resource, namespace)
         filtered = [o for o in items if "/".join(object_key(o)) > start and matches(o)]
         meta: Obj = {"resourceVersion": str(rv)}
-        limit = int(q.get("limit", "0") or 0)
+        limit = _number(q.get("limit") or "0", "limit")
         if 0 < limit < len(filtered):
             rest = len(filtered) - limit
             filtered = filtered[:limit]
@@ -398,8 +404,10 @@ class SimServer:
         q = request.query
         flt = _WatchFilter(resource, namespace, matches)
         bookmarks = q.get("allowWatchBookmarks", "").lower() in ("1", "true")
-        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
+        seconds = q.get("timeoutSeconds")
+        timeout = float(_number(seconds, "timeoutSeconds")) if seconds else None
         rv_param = q.get("resourceVersion", "")
+        resume_from = None if rv_param in ("", "0") else _number(rv_param, "resourceVersion")
         store = self.store
         queue = store.subscribe()
         drop = self.faults.register_watch()
@@ -408,11 +416,11 @@ class SimServer:
         try:
             initial: list[tuple[str, Obj, Event | None]] = []
             try:
-                if rv_param in ("", "0"):
+                if resume_from is None:
                     items, last_rv = store.list(resource, namespace)
                     initial = [("ADDED", o, None) for o in items if matches(o)]
                 else:
-                    last_rv = int(rv_param)
+                    last_rv = resume_from
                     for past in store.events_since(last_rv):
                         converted = flt.convert(past)
                         if converted is not None:
@@ -564,7 +572,9 @@ class SimServer:
             resource,
             namespace,
             name,
-            grace_period_seconds=int(grace) if grace is not None else None,
+            grace_period_seconds=_number(str(grace), "gracePeriodSeconds")
+            if grace is not None
+            else None,
             propagation_policy=policy,
         )
         if not removed:

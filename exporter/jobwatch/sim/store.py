@@ -101,6 +101,12 @@ class ApiError(Exception):
         return body
 
 
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. "
+    "You must start a new list without the continue parameter."
+)
+
+
 def expired(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
 
@@ -202,9 +208,12 @@ class Store:
         items.sort(key=object_key)
         return items, self._rv
 
-    def list_at(self, resource: Resource, rv: int, namespace: str | None = None) -> ObjList:
-        """The objects as they were at `rv` (rolls history back); 410 if compacted past `rv`."""
-        self.check_rv(rv, "The provided continue parameter is too old")
+    def list_at(
+        self, resource: Resource, rv: int, namespace: str | None = None, *, continuing: bool = False
+    ) -> ObjList:
+        """The objects as they were at `rv` (rolls history back); 410 if compacted past `rv`
+        (with the API server's continue-token message when `continuing`)."""
+        self.require(rv, CONTINUE_EXPIRED if continuing else None)
         state = {k: o for k, o in self._objects.items() if k[0] == resource.plural}
         for event in reversed(self._history):
             if event.rv <= rv:
@@ -221,18 +230,14 @@ class Store:
         items.sort(key=object_key)
         return items
 
-    def check_rv(self, rv: int, message: str) -> None:
+    def require(self, rv: int, message: str | None = None) -> None:
+        """410 Expired unless history from `rv` on is available (also after a reset)."""
         if rv < self._compacted_rv or rv > self._rv:
-            raise expired(
-                f"{message} to display a consistent list result. You must start a new list "
-                "without the continue parameter."
-                if "continue" in message
-                else f"{message}: ({rv})"
-            )
+            raise expired(message or f"too old resource version: {rv} ({self._compacted_rv})")
 
     def events_since(self, rv: int) -> EventList:
         """Events with resourceVersion > rv; raises 410 Expired if some were compacted away."""
-        self.check_rv(rv, "too old resource version")
+        self.require(rv)
         later: EventList = []
         for event in reversed(self._history):
             if event.rv <= rv:
