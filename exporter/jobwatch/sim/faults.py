@@ -46,7 +46,6 @@ class Faults:
         self.request_blackhole = False
         self.cleared = asyncio.Event()
         self.cleared.set()
-        self.dropped = 0
         self._drop_listeners: set[asyncio.Event] = set()
 
     # -- wire faults
@@ -54,9 +53,7 @@ class Faults:
         """Abort every open watch stream; returns how many were dropped."""
         for listener in self._drop_listeners:
             listener.set()
-        count = len(self._drop_listeners)
-        self.dropped += count
-        return count
+        return len(self._drop_listeners)
 
     def blackhole(self, *, watches: bool = True, requests: bool = False) -> None:
         self.watch_blackhole = watches

@@ -164,11 +164,6 @@ class PodHandle:
     def obj(self) -> Obj | None:
         return self.store.try_get(PODS, self.namespace, self.name)
 
-    @property
-    def uid(self) -> str:
-        pod = self.obj()
-        return "" if pod is None else str(pod["metadata"]["uid"])
-
     def update(self, mutate: Callable[[Obj], None]) -> None:
         if self.obj() is None:
             return

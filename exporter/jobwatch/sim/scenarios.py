@@ -712,7 +712,3 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     ]
 }
-
-
-def names() -> list[str]:
-    return list(SCENARIOS)

@@ -33,7 +33,7 @@ import copy
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -508,10 +508,6 @@ class Store:
         self._compacted_rv = self._rv
         for queue in self._subscribers:
             queue.put_nowait(None)
-
-    def objects(self) -> Iterable[tuple[Resource, Obj]]:
-        for (plural, _, _), obj in list(self._objects.items()):
-            yield RESOURCES[plural], obj
 
 
 def _awaits_kubelet(obj: Obj) -> bool:
