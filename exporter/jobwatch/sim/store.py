@@ -341,15 +341,11 @@ class Store:
         meta["generation"] = old_meta.get("generation", 1) + (
             1 if new.get("spec") != old.get("spec") else 0
         )
-        key = _key(resource, meta["namespace"], meta["name"])
+        if "deletionTimestamp" in meta and not meta.get("finalizers") and not _awaits_kubelet(new):
+            return self._remove(resource, old, new)
         rv = self._next_rv()
         self._stamp(new, rv)
-        if "deletionTimestamp" in meta and not meta.get("finalizers") and not _awaits_kubelet(new):
-            del self._objects[key]
-            self._emit(Event("DELETED", resource, new, old, rv))
-            self._collect_dependents(new)
-            return new
-        self._objects[key] = new
+        self._objects[_key(resource, meta["namespace"], meta["name"])] = new
         self._emit(Event("MODIFIED", resource, new, old, rv))
         return new
 
@@ -443,9 +439,8 @@ class Store:
         deletion = now + timedelta(seconds=grace_period_seconds)
         new["metadata"]["deletionTimestamp"] = rfc3339(deletion)
         new["metadata"]["deletionGracePeriodSeconds"] = grace_period_seconds
-        if meta.get("finalizers") or _awaits_kubelet(new):
-            return self._commit(resource, old, new), False
-        return self._remove(resource, old, new), True
+        result = self._commit(resource, old, new)
+        return result, _key(resource, namespace, name) not in self._objects
 
     def _remove(self, resource: Resource, old: Obj, new: Obj) -> Obj:
         meta = new["metadata"]
