@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from jobwatch import __version__
 from jobwatch.model import parse_time
 from jobwatch.render import command as render_command
+from jobwatch.sim import command as sim_command
 
 EXIT_USAGE = 2
 
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_diagnose(subparsers)
     render_command.register(subparsers)
+    sim_command.register(subparsers)
     return parser
 
 

@@ -1,0 +1,39 @@
+"""Shared helpers for the sim tests: a running server and a kubernetes_asyncio client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from kubernetes_asyncio import client
+
+from jobwatch.sim.objects import container, new_job
+from jobwatch.sim.server import SimServer
+from jobwatch.sim.store import JOBS, Obj
+
+
+def run(body: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
+    async def bounded() -> Any:
+        return await asyncio.wait_for(body(), timeout)
+
+    return asyncio.run(bounded())
+
+
+@contextlib.asynccontextmanager
+async def api(sim: SimServer) -> AsyncIterator[client.ApiClient]:
+    config = client.Configuration(host=sim.url)
+    async with client.ApiClient(config) as api_client:
+        yield api_client
+
+
+def simple_job(namespace: str, name: str, labels: dict[str, str] | None = None) -> Obj:
+    job = new_job(namespace, name, [container("c", ["sh", "-c", "exit 0"])])
+    if labels:
+        job["metadata"]["labels"] = labels
+    return job
+
+
+def add_jobs(sim: SimServer, namespace: str, count: int) -> list[Obj]:
+    return [sim.store.create(JOBS, simple_job(namespace, f"job-{i:03d}")) for i in range(count)]

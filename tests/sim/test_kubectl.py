@@ -1,0 +1,113 @@
+"""The real kubectl works against the sim through a written kubeconfig."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from jobwatch.sim.player import ScenarioPlayer
+from jobwatch.sim.server import SimServer
+from jobwatch.sim.store import JOBS, PODS
+
+from .helpers import run, simple_job
+
+JOB_YAML = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: from-kubectl
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: docker.io/library/busybox:1.36
+        command: ["sh", "-c", "echo hi"]
+"""
+
+
+def _kubectl() -> str:
+    found = shutil.which("kubectl") or (
+        "/usr/bin/kubectl" if Path("/usr/bin/kubectl").exists() else None
+    )
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("kubectl is required in CI (make tools installs it)")
+        pytest.skip("kubectl not installed")
+    return found
+
+
+@pytest.mark.tool
+def test_kubectl_get_create_delete(tmp_path: Path) -> None:
+    kubectl = _kubectl()
+    manifest = tmp_path / "job.yaml"
+    manifest.write_text(JOB_YAML)
+
+    async def body() -> None:
+        async with SimServer() as sim:
+            config = sim.write_kubeconfig(tmp_path / "kubeconfig", namespace="team-a")
+            sim.store.create(JOBS, simple_job("team-a", "existing"))
+
+            async def k(*args: str) -> str:
+                proc = await asyncio.create_subprocess_exec(
+                    kubectl,
+                    f"--kubeconfig={config}",
+                    f"--cache-dir={tmp_path / 'cache'}",
+                    *args,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                )
+                out, err = await proc.communicate()
+                assert proc.returncode == 0, err.decode()
+                return out.decode()
+
+            listed = await k("get", "jobs")
+            assert "existing" in listed
+            assert "existing" in await k("get", "jobs", "--all-namespaces")
+            created = await k("create", "--validate=false", "-f", str(manifest))
+            assert "job.batch/from-kubectl created" in created
+            job = sim.store.get(JOBS, "team-a", "from-kubectl")
+            assert job["spec"]["backoffLimit"] == 2
+            assert job["spec"]["template"]["metadata"]["labels"]["job-name"] == "from-kubectl"
+            assert "from-kubectl" in await k("get", "job", "from-kubectl", "-o", "name")
+            table = await k("get", "jobs", "-o", "wide")
+            assert table.split()[:5] == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+            deleted = await k("delete", "job", "from-kubectl")
+            assert 'job.batch "from-kubectl" deleted' in deleted
+            assert sim.store.try_get(JOBS, "team-a", "from-kubectl") is None
+
+    run(body)
+
+
+@pytest.mark.tool
+def test_kubectl_shows_completed_for_a_failed_two_container_pod(tmp_path: Path) -> None:
+    """Server-side printing follows kubectl's printPod: spec §5, myth 3."""
+    kubectl = _kubectl()
+
+    async def body() -> None:
+        async with SimServer() as sim:
+            config = sim.write_kubeconfig(tmp_path / "kubeconfig", namespace="sim-multicontainer")
+            player = ScenarioPlayer(sim.store, speed=1000)
+            await player.run(["multi_container_completed_but_failed"], until_settled=True)
+            proc = await asyncio.create_subprocess_exec(
+                kubectl,
+                f"--kubeconfig={config}",
+                f"--cache-dir={tmp_path / 'cache'}",
+                "get",
+                "pods",
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await proc.communicate()
+            header, row = out.decode().splitlines()
+            assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+            assert row.split()[1:4] == ["0/2", "Completed", "0"]
+            pod = sim.store.list(PODS, "sim-multicontainer")[0][0]
+            assert pod["status"]["phase"] == "Failed"
+
+    run(body)
