@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
 
 
 def list_scenarios(out: TextIO) -> None:
-    from jobwatch.sim.scenarios import SCENARIOS  # noqa: PLC0415 (keeps `jobwatch` start fast)
+    from jobwatch.sim.scenarios import SCENARIOS
 
     width = max(len(n) for n in SCENARIOS)
     for scenario in SCENARIOS.values():
@@ -71,8 +71,8 @@ def list_scenarios(out: TextIO) -> None:
 
 
 async def serve(args: argparse.Namespace, out: TextIO) -> None:
-    from jobwatch.sim.player import ScenarioPlayer, select  # noqa: PLC0415
-    from jobwatch.sim.server import SimServer  # noqa: PLC0415
+    from jobwatch.sim.player import ScenarioPlayer, select
+    from jobwatch.sim.server import SimServer
 
     names = None if args.scenarios in ("", "all") else args.scenarios.split(",")
     scenarios = select(names)
@@ -97,7 +97,7 @@ async def serve(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from jobwatch.sim.player import UnknownScenarioError  # noqa: PLC0415
+    from jobwatch.sim.player import UnknownScenarioError
 
     out = sys.stdout
     if args.list:

@@ -331,7 +331,7 @@ class SimServer:
             return None
         try:
             if request.content_type in ("application/yaml", APPLY):
-                import yaml  # noqa: PLC0415
+                import yaml
 
                 return yaml.safe_load(raw)
             return orjson.loads(raw)

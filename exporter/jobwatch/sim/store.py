@@ -314,7 +314,7 @@ class Store:
         meta["creationTimestamp"] = rfc3339(self.clock())
         meta["generation"] = 1
         if resource == JOBS:
-            from jobwatch.sim.objects import default_job, validate_job  # noqa: PLC0415 (cycle)
+            from jobwatch.sim.objects import default_job, validate_job
 
             problem = validate_job(new)
             if problem is not None:
