@@ -16,6 +16,16 @@ setup: ## install Python dependencies from the lock file (installs uv with pip i
 	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --quiet
 
+tools: ## install Prometheus, Alertmanager, promtool, amtool and kubectl from Debian when missing
+	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    $(APT_PKGS) $$(command -v kubectl >/dev/null || echo kubernetes-client) >/dev/null; \
+	fi
+
 lint: setup ## ruff and mypy --strict
 	.venv/bin/ruff check exporter tests bench
 	.venv/bin/ruff format --check exporter tests bench
