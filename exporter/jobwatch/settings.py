@@ -1,0 +1,204 @@
+"""`jobwatch serve` settings: one frozen dataclass, Prometheus-style flags, env-var stand-ins.
+
+Every field has a flag (`--web.listen-address`) and an environment variable (`JOBWATCH_` plus the
+flag name upper-cased with `.` and `-` as `_`, e.g. `JOBWATCH_WEB_LISTEN_ADDRESS`). A flag given
+on the command line wins over the environment, which wins over the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+DEFAULT_PORT = 9816
+ENV_PREFIX = "JOBWATCH_"
+
+
+class SettingsError(ValueError):
+    """A flag or environment variable has a value that cannot be used."""
+
+
+def _namespaces(text: str) -> tuple[str, ...]:
+    return tuple(sorted({n.strip() for n in text.split(",") if n.strip()}))
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(f"must be positive, got {text}")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}, got {text!r}")
+        return text
+
+    return parse
+
+
+def _flag(
+    name: str, default: Any, help_: str, parse: Callable[[str], Any] = str, metavar: str = ""
+) -> Any:
+    meta = {"flag": name, "help": help_, "parse": parse, "metavar": metavar}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How `jobwatch serve` connects, what it watches and how it serves."""
+
+    kubeconfig: str = _flag(
+        "kubeconfig",
+        "",
+        "kubeconfig file; empty: in-cluster config when running in a pod, else $KUBECONFIG or "
+        "~/.kube/config",
+        metavar="FILE",
+    )
+    """Path to a kubeconfig; "" picks in-cluster config, then the usual kubeconfig locations."""
+
+    context: str = _flag(
+        "context", "", "kubeconfig context (default: the current one)", metavar="NAME"
+    )
+    """kubeconfig context to use; "" is the current context."""
+
+    namespaces: tuple[str, ...] = _flag(
+        "namespaces",
+        (),
+        "comma-separated namespaces to watch, one watch per namespace so namespace-scoped RBAC "
+        "works (default: all namespaces, which needs cluster-wide list/watch)",
+        _namespaces,
+        "NS[,NS...]",
+    )
+    """Namespaces to watch; empty means all, with one cluster-wide watch per resource."""
+
+    job_selector: str = _flag(
+        "job.label-selector",
+        "",
+        "only Jobs matching this label selector, e.g. team=data (default: all Jobs)",
+        metavar="SELECTOR",
+    )
+    """Server-side label selector for Jobs; "" watches every Job."""
+
+    controller_uid_label: str = _flag(
+        "pod.controller-uid-label",
+        "batch.kubernetes.io/controller-uid",
+        "label that marks Job pods; the pod watch selects on its existence (use controller-uid "
+        "for clusters older than 1.27)",
+        metavar="LABEL",
+    )
+    """Pods are watched with `labelSelector=<this label>` so only Job pods are listed."""
+
+    listen_address: str = _flag(
+        "web.listen-address",
+        f":{DEFAULT_PORT}",
+        "address to serve /metrics and the probes on",
+        metavar="HOST:PORT",
+    )
+    """host:port to bind; ":9816" binds every interface."""
+
+    telemetry_path: str = _flag(
+        "web.telemetry-path", "/metrics", "path of the metrics endpoint", metavar="PATH"
+    )
+    """Where Prometheus scrapes."""
+
+    watch_idle_timeout: float = _flag(
+        "watch.idle-timeout",
+        120.0,
+        "seconds a watch may stay silent (no event, no bookmark) before it is reconnected; keep "
+        "it at most twice the API server's bookmark period",
+        _positive,
+        "SECONDS",
+    )
+    """Client read timeout on a watch stream: how a black-holed connection is noticed."""
+
+    livez_max_silence: float = _flag(
+        "livez.max-silence",
+        300.0,
+        "/livez fails when no list, event or bookmark arrived for this many seconds",
+        _positive,
+        "SECONDS",
+    )
+    """Bound on API silence before the liveness probe fails and the kubelet restarts us."""
+
+    resync_period: float = _flag(
+        "resync.period",
+        30.0,
+        "seconds between re-analyses of every Job, for states that change with time alone",
+        _positive,
+        "SECONDS",
+    )
+    """Time-driven changes (a stall's grace ending) are picked up at most this late."""
+
+    log_level: str = _flag(
+        "log.level",
+        "info",
+        "debug, info, warning or error",
+        _choice("debug", "info", "warning", "error"),
+        "LEVEL",
+    )
+    """Minimum level logged."""
+
+    log_format: str = _flag(
+        "log.format", "logfmt", "logfmt or json", _choice("logfmt", "json"), "FORMAT"
+    )
+    """Log line format on stderr."""
+
+
+DEFAULTS: Mapping[str, object] = {f.name: f.default for f in fields(Settings)}
+
+
+def settings(**overrides: Any) -> Settings:
+    """Settings with defaults, changed by keyword (tests, the demo)."""
+    return Settings(**overrides)
+
+
+def env_name(flag: str) -> str:
+    return ENV_PREFIX + flag.upper().replace(".", "_").replace("-", "_")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per field; the help names the env var and the default."""
+    for f in fields(Settings):
+        meta = f.metadata
+        default = DEFAULTS[f.name]
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        parser.add_argument(
+            f"--{meta['flag']}",
+            dest=f.name,
+            default=None,
+            metavar=meta["metavar"] or None,
+            help=f"{meta['help']} [env {env_name(meta['flag'])}; default {shown!r}]",
+        )
+
+
+def from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Flags over environment over defaults; a bad value raises SettingsError (one line)."""
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        meta = f.metadata
+        given = getattr(args, f.name, None)
+        source = f"--{meta['flag']}"
+        if given is None:
+            given = environ.get(env_name(meta["flag"]))
+            source = env_name(meta["flag"])
+        if given is None:
+            continue
+        try:
+            values[f.name] = meta["parse"](given)
+        except ValueError as error:
+            raise SettingsError(f"{source}: {error}") from None
+    return Settings(**values)
+
+
+def split_listen_address(address: str) -> tuple[str, int]:
+    """ ":9816" → ("0.0.0.0", 9816); "127.0.0.1:0" → ("127.0.0.1", 0); "[::1]:9816" → ("::1", 9816)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise SettingsError(f"--web.listen-address {address!r} is not HOST:PORT")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
