@@ -1,0 +1,253 @@
+"""Prometheus text 0.0.4 and OpenMetrics 1.0.0 exposition, rendered from `metrics.py`.
+
+Pure functions. A Job (or CronJob) renders to `Fragments`: its sample lines per family, which do
+not depend on the format (only headers, counters and `# EOF` differ). The store keeps fragments
+per object and re-renders them only when the object changes; a scrape then only joins bytes
+(design principle 4). Values that change with time are exported as timestamps, so the
+fragments stay valid between events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from jobwatch import metrics as m
+from jobwatch.analysis.report import JobReport
+from jobwatch.metrics import Metric
+
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+OPENMETRICS_VERSIONS = ("", "1.0.0", "0.0.1")
+
+# Sample lines of one object, by family name. Each value ends with "\n".
+Fragments = dict[str, bytes]
+
+JOB_FAMILIES: tuple[Metric, ...] = tuple(
+    f for f in m.ALL if f.labels[: len(m.JOB_LABELS)] == m.JOB_LABELS and f.type == "gauge"
+)
+CRONJOB_FAMILIES: tuple[Metric, ...] = tuple(
+    f for f in m.ALL if f.name.startswith("jobwatch_cronjob_") and f.labels[:2] == m.CRONJOB_LABELS
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CronJobStatus:
+    """What the per-CronJob series say; built by `jobwatch.cronjobs`."""
+
+    namespace: str
+    cronjob: str
+    last_state: str
+    last_reason: str
+    last_success_at: float | None
+    last_failure_at: float | None
+    first_seen_at: float | None
+    consecutive_failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSeries:
+    """One counter series: label values in the family's label order, value, creation time."""
+
+    labels: tuple[str, ...]
+    value: float
+    created: float
+
+
+# --- lines --------------------------------------------------------------------------------
+
+
+def escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def number(value: float) -> str:
+    """Shortest exact text for a sample value: integers without a fraction."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+def sample(name: str, names: Sequence[str], values: Sequence[str], value: float) -> str:
+    if not names:
+        return f"{name} {number(value)}\n"
+    pairs = ",".join(f'{k}="{escape_label(v)}"' for k, v in zip(names, values, strict=True))
+    return f"{name}{{{pairs}}} {number(value)}\n"
+
+
+def header(metric: Metric, openmetrics: bool) -> str:
+    """HELP, TYPE (and UNIT in OpenMetrics) lines; OpenMetrics names a counter without `_total`."""
+    name = metric.name
+    if openmetrics and metric.type == "counter":
+        name = name.removesuffix("_total")
+    out = f"# HELP {name} {escape_help(metric.help)}\n# TYPE {name} {metric.type}\n"
+    if openmetrics and metric.unit:
+        out += f"# UNIT {name} {metric.unit}\n"
+    return out
+
+
+class _Lines:
+    """Collects one object's samples per family, label values prefixed with the object's own."""
+
+    def __init__(self, prefix: tuple[str, ...]) -> None:
+        self.prefix = prefix
+        self.lines: dict[str, list[str]] = {}
+
+    def add(self, metric: Metric, value: float, *extra: str) -> None:
+        values = (*self.prefix, *extra)
+        self.lines.setdefault(metric.name, []).append(
+            sample(metric.name, metric.labels, values, value)
+        )
+
+    def fragments(self) -> Fragments:
+        return {name: "".join(lines).encode() for name, lines in self.lines.items()}
+
+
+# --- per object ---------------------------------------------------------------------------
+
+
+def render_job(report: JobReport) -> Fragments:
+    """All per-Job series of one Job. No (name, labels) pair twice."""
+    out = _Lines((report.namespace, report.name, report.cronjob))
+    out.add(m.JOB_INFO, 1, report.restart_policy, report.completion_mode)
+    out.add(m.JOB_STATE, 1, report.state.value, report.reason)
+    if (a := report.attempts) is not None:
+        out.add(m.JOB_ATTEMPTS_USED, a.used)
+        out.add(m.JOB_ATTEMPTS_LIMIT, a.limit)
+        out.add(m.JOB_ATTEMPTS_REMAINING, a.remaining)
+    if report.failed_indexes is not None:
+        out.add(m.JOB_FAILED_INDEXES, report.failed_indexes)
+    if report.max_failed_indexes is not None:
+        out.add(m.JOB_MAX_FAILED_INDEXES, report.max_failed_indexes)
+    if (e := report.last_exit) is not None:
+        out.add(m.JOB_LAST_EXIT_CODE, e.code, e.container, e.reason, e.cause.value)
+        if e.finished_at is not None:
+            out.add(m.JOB_LAST_EXIT_TIMESTAMP, e.finished_at, e.cause.value)
+    latest: dict[str, float] = {}
+    for f in report.failures:
+        if f.finished_at is not None:
+            latest[f.cause.value] = max(latest.get(f.cause.value, f.finished_at), f.finished_at)
+    for cause in sorted(latest):
+        out.add(m.JOB_LAST_FAILURE_TIMESTAMP, latest[cause], cause)
+    hidden: dict[str, int] = {}
+    for h in report.hidden_failures:
+        hidden[h.kind.value] = hidden.get(h.kind.value, 0) + h.count
+    for kind in sorted(hidden):
+        out.add(m.JOB_HIDDEN_FAILURES, hidden[kind], kind)
+    if (s := report.stall) is not None:
+        since = s.since if s.since is not None else report.start_at
+        if since is not None:
+            out.add(m.JOB_STALLED_SINCE, since, s.reason.value)
+    for metric, at in (
+        (m.JOB_NEXT_RETRY, report.next_retry_at),
+        (m.JOB_DEADLINE, report.deadline_at),
+        (m.JOB_START, report.start_at),
+        (m.JOB_FINISH, report.finish_at),
+    ):
+        if at is not None:
+            out.add(metric, at)
+    out.add(m.JOB_CONTAINER_RESTARTS, report.container_restarts)
+    return out.fragments()
+
+
+def render_cronjob(status: CronJobStatus) -> Fragments:
+    out = _Lines((status.namespace, status.cronjob))
+    out.add(m.CRONJOB_LAST_RUN_STATE, 1, status.last_state, status.last_reason)
+    if status.last_success_at is not None:
+        out.add(m.CRONJOB_LAST_SUCCESS, status.last_success_at)
+    if status.last_failure_at is not None:
+        out.add(m.CRONJOB_LAST_FAILURE, status.last_failure_at)
+    if status.first_seen_at is not None:
+        out.add(m.CRONJOB_FIRST_SEEN, status.first_seen_at)
+    out.add(m.CRONJOB_CONSECUTIVE_FAILURES, status.consecutive_failures)
+    return out.fragments()
+
+
+# --- families -----------------------------------------------------------------------------
+
+
+def family(metric: Metric, fragments: Iterable[Fragments], openmetrics: bool) -> bytes:
+    """One family from many objects' fragments; empty when no object has a sample in it."""
+    body = b"".join(f[metric.name] for f in fragments if metric.name in f)
+    return header(metric, openmetrics).encode() + body if body else b""
+
+
+def families(metrics: Sequence[Metric], fragments: Sequence[Fragments], openmetrics: bool) -> bytes:
+    return b"".join(family(metric, fragments, openmetrics) for metric in metrics)
+
+
+def counter(metric: Metric, series: Iterable[CounterSeries], openmetrics: bool) -> bytes:
+    """A counter family; OpenMetrics adds a `_created` sample per series."""
+    lines: list[str] = []
+    base = metric.name.removesuffix("_total")
+    for s in sorted(series, key=lambda s: s.labels):
+        lines.append(sample(metric.name, metric.labels, s.labels, s.value))
+        if openmetrics:
+            lines.append(sample(f"{base}_created", metric.labels, s.labels, s.created))
+    return (header(metric, openmetrics) + "".join(lines)).encode() if lines else b""
+
+
+def gauge(metric: Metric, series: Mapping[tuple[str, ...], float], openmetrics: bool) -> bytes:
+    lines = [sample(metric.name, metric.labels, k, v) for k, v in sorted(series.items())]
+    return (header(metric, openmetrics) + "".join(lines)).encode() if lines else b""
+
+
+def summary(metric: Metric, total: float, count: int, created: float, openmetrics: bool) -> bytes:
+    """A summary without quantiles: `_sum`, `_count` (and `_created` in OpenMetrics)."""
+    text = header(metric, openmetrics)
+    text += sample(f"{metric.name}_sum", (), (), total)
+    text += sample(f"{metric.name}_count", (), (), count)
+    if openmetrics:
+        text += sample(f"{metric.name}_created", (), (), created)
+    return text.encode()
+
+
+def finish(parts: Iterable[bytes], openmetrics: bool) -> bytes:
+    body = b"".join(parts)
+    return body + b"# EOF\n" if openmetrics else body
+
+
+# --- content negotiation ------------------------------------------------------------------
+
+
+def _accepted(accept: str) -> Iterator[tuple[str, dict[str, str], float]]:
+    for part in accept.split(","):
+        media, *raw_params = (p.strip() for p in part.split(";"))
+        params: dict[str, str] = {}
+        for p in raw_params:
+            key, _, value = p.partition("=")
+            params[key.strip().lower()] = value.strip().strip('"')
+        try:
+            q = float(params.get("q", "1"))
+        except ValueError:
+            q = 0.0
+        yield media.lower(), params, q
+
+
+def negotiate(accept_header: str | None) -> tuple[bool, str]:
+    """(openmetrics, content type) for an Accept header: OpenMetrics 1.0.0 when the client
+    prefers it at least as much as plain text, as Prometheus does when it asks for it."""
+    om_q = 0.0
+    text_q = 0.0
+    for media, params, q in _accepted(accept_header or ""):
+        if media == "application/openmetrics-text":
+            if params.get("version", "") in OPENMETRICS_VERSIONS:
+                om_q = max(om_q, q)
+        elif media in ("text/plain", "text/*", "*/*"):
+            text_q = max(text_q, q)
+    if om_q > 0 and om_q >= text_q:
+        return True, OPENMETRICS_CONTENT_TYPE
+    return False, TEXT_CONTENT_TYPE

@@ -1,0 +1,283 @@
+"""The exporter's state: slim Jobs and Pods, their reports, and their pre-rendered exposition.
+
+`ExporterState` is what the informers feed (`Sink` and `Telemetry`) and what the HTTP server
+reads (`exposition`, `ready`, `last_heartbeat`). Raw objects are projected to slim records at
+once and never kept. A change marks its Job dirty; before a scrape only dirty Jobs are analysed
+and re-rendered, so a scrape of an unchanged cluster only joins bytes (design principle 4).
+Deleted Jobs lose their series at once; CronJob history and counters outlive them (principle 5).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from jobwatch import exposition as ex
+from jobwatch import metrics as m
+from jobwatch.analysis.job import analyse
+from jobwatch.analysis.report import JobReport
+from jobwatch.cluster.sink import Raw, Result, Verb
+from jobwatch.counters import FailureCounters
+from jobwatch.cronjobs import CronJobHistory, Key
+from jobwatch.model import Job, Pod, parse_job, parse_pod
+from jobwatch.telemetry import SelfMetrics
+
+log = logging.getLogger("jobwatch.state")
+
+JOBS = "jobs"
+PODS = "pods"
+MAX_LOGGED = 1024  # distinct malformed objects remembered so each is logged once
+
+R = TypeVar("R", Job, Pod)
+
+
+def _in_scope(namespace: str, scope: str | None) -> bool:
+    return scope is None or namespace == scope
+
+
+class ExporterState:
+    """Implements `Sink` and `Telemetry`; renders `/metrics`."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, cronjob_history: int = 50) -> None:
+        self._clock = clock
+        self.telemetry = SelfMetrics(clock)
+        self.failures = FailureCounters(clock)
+        self.history = CronJobHistory(cronjob_history)
+        self._jobs: dict[str, Job] = {}
+        self._pods: dict[str, Pod] = {}
+        self._pods_by_job: dict[str, dict[str, Pod]] = {}
+        self._dirty: set[str] = set()
+        self._reports: dict[str, JobReport] = {}
+        self._job_fragments: dict[str, ex.Fragments] = {}
+        self._cron_fragments: dict[Key, ex.Fragments] = {}
+        self._generation = 0
+        self._cache: dict[bool, tuple[int, bytes]] = {}
+        self._logged: set[tuple[str, str]] = set()
+        self.analysed = 0  # analyse() calls so far: scrapes of an unchanged cluster add none
+
+    # --- Sink -------------------------------------------------------------------------------
+
+    def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
+        if resource == JOBS:
+            jobs = self._parse_all(resource, objects, parse_job)
+            for uid in [u for u, j in self._jobs.items() if _in_scope(j.namespace, scope)]:
+                if uid not in jobs:
+                    self._remove_job(uid)
+            for job in jobs.values():
+                self._put_job(job)
+        elif resource == PODS:
+            pods = self._parse_all(resource, objects, parse_pod)
+            for uid in [u for u, p in self._pods.items() if _in_scope(p.namespace, scope)]:
+                if uid not in pods:
+                    self._remove_pod(uid)
+            for pod in pods.values():
+                self._put_pod(pod)
+        else:
+            log.warning("ignoring unknown resource %r", resource)
+
+    def apply(self, resource: str, event_type: str, obj: Raw) -> None:
+        if resource == JOBS:
+            job = self._parse(resource, obj, parse_job)
+            if job is None:
+                return
+            if event_type == "DELETED":
+                self._remove_job(job.uid)
+            else:
+                self._put_job(job)
+        elif resource == PODS:
+            pod = self._parse(resource, obj, parse_pod)
+            if pod is None:
+                return
+            if event_type == "DELETED":
+                self._remove_pod(pod.uid)
+            else:
+                self._put_pod(pod)
+        else:
+            log.warning("ignoring unknown resource %r", resource)
+
+    # --- Telemetry --------------------------------------------------------------------------
+
+    def request(self, resource: str, verb: Verb, result: Result) -> None:
+        self.telemetry.request(resource, verb, result)
+
+    def relisted(self, resource: str) -> None:
+        self.telemetry.relisted(resource)
+
+    def event(self, resource: str, event_type: str) -> None:
+        self.telemetry.event(resource, event_type)
+
+    def heartbeat(self, resource: str, at: float) -> None:
+        self.telemetry.heartbeat(resource, at)
+
+    def synced(self, resource: str, scope: str | None) -> None:
+        self.telemetry.synced(resource, scope)
+
+    def expect(self, resource: str, scope: str | None) -> None:
+        """Register a (resource, scope) whose first LIST must complete before `ready`."""
+        self.telemetry.expect(resource, scope)
+
+    @property
+    def ready(self) -> bool:
+        return self.telemetry.ready
+
+    @property
+    def last_heartbeat(self) -> float | None:
+        return self.telemetry.last_heartbeat
+
+    # --- reading ----------------------------------------------------------------------------
+
+    @property
+    def reports(self) -> Mapping[str, JobReport]:
+        """The current report of every Job, by Job uid."""
+        self._refresh()
+        return MappingProxyType(self._reports)
+
+    @property
+    def cronjobs(self) -> Mapping[Key, ex.CronJobStatus]:
+        """Per (namespace, cronjob) history, including runs whose Jobs are deleted."""
+        self._refresh()
+        return {key: self.history.status(key) for key in self.history.names()}
+
+    def resync(self) -> int:
+        """Re-analyse every Job at the current time (stalls and retries depend on it); re-render
+        only those whose report changed. Returns how many changed."""
+        started = time.perf_counter()
+        now = self._clock()
+        changed = sum(self._analyse(uid, now) for uid in list(self._jobs))
+        self._dirty.clear()
+        if changed:
+            self.telemetry.rendered(time.perf_counter() - started)
+        return changed
+
+    def exposition(self, openmetrics: bool) -> bytes:
+        """The whole /metrics body in text 0.0.4 or OpenMetrics 1.0.0."""
+        self._refresh()
+        cached = self._cache.get(openmetrics)
+        if cached is None or cached[0] != self._generation:
+            body = ex.families(ex.JOB_FAMILIES, list(self._job_fragments.values()), openmetrics)
+            body += ex.families(
+                ex.CRONJOB_FAMILIES, list(self._cron_fragments.values()), openmetrics
+            )
+            cached = (self._generation, body)
+            self._cache[openmetrics] = cached
+        tracked = {JOBS: len(self._jobs), PODS: len(self._pods)}
+        return ex.finish(
+            (
+                cached[1],
+                ex.counter(m.JOB_FAILURES_TOTAL, self.failures.jobs.series(), openmetrics),
+                ex.counter(
+                    m.CONTAINER_FAILURES_TOTAL, self.failures.containers.series(), openmetrics
+                ),
+                self.telemetry.render(tracked, openmetrics),
+            ),
+            openmetrics,
+        )
+
+    # --- parsing ----------------------------------------------------------------------------
+
+    def _parse(self, resource: str, obj: Any, parse: Callable[[Raw], R]) -> R | None:
+        if not isinstance(obj, dict):
+            return self._malformed(resource, obj, "not an object")
+        try:
+            record = parse(obj)
+        except Exception as error:  # a parser bug must not stop the informer
+            return self._malformed(resource, obj, repr(error))
+        if not record.uid:
+            return self._malformed(resource, obj, "no metadata.uid")
+        return record
+
+    def _parse_all(
+        self, resource: str, objects: Sequence[Raw], parse: Callable[[Raw], R]
+    ) -> dict[str, R]:
+        records = (self._parse(resource, obj, parse) for obj in objects)
+        return {r.uid: r for r in records if r is not None}
+
+    def _malformed(self, resource: str, obj: Any, why: str) -> None:
+        self.telemetry.parse_error(resource)
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        where = "?"
+        if isinstance(meta, dict):
+            where = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        if (resource, where) not in self._logged:
+            if len(self._logged) >= MAX_LOGGED:
+                self._logged.clear()
+            self._logged.add((resource, where))
+            log.warning("skipping malformed %s object %s: %s", resource, where, why)
+
+    # --- store ------------------------------------------------------------------------------
+
+    def _put_job(self, job: Job) -> None:
+        if self._jobs.get(job.uid) != job:
+            self._jobs[job.uid] = job
+            self._dirty.add(job.uid)
+
+    def _remove_job(self, uid: str) -> None:
+        if uid not in self._jobs:
+            return
+        if uid in self._dirty:  # count and record what happened since the last scrape
+            self._analyse(uid, self._clock())
+            self._dirty.discard(uid)
+        del self._jobs[uid]
+        self._job_fragments.pop(uid, None)
+        self.failures.forget(uid)
+        report = self._reports.pop(uid, None)
+        if report is not None and (key := self.history.deleted(report)) is not None:
+            self._cron_fragments[key] = ex.render_cronjob(self.history.status(key))
+        self._generation += 1
+
+    def _put_pod(self, pod: Pod) -> None:
+        if not pod.job_uid:
+            return  # not a Job's pod
+        old = self._pods.get(pod.uid)
+        if old == pod:
+            return
+        if old is not None and old.job_uid != pod.job_uid:
+            self._unindex(old)
+        self._pods[pod.uid] = pod
+        self._pods_by_job.setdefault(pod.job_uid, {})[pod.uid] = pod
+        self._dirty.add(pod.job_uid)
+
+    def _remove_pod(self, uid: str) -> None:
+        pod = self._pods.pop(uid, None)
+        if pod is not None:
+            self._unindex(pod)
+
+    def _unindex(self, pod: Pod) -> None:
+        siblings = self._pods_by_job.get(pod.job_uid, {})
+        siblings.pop(pod.uid, None)
+        if not siblings:
+            self._pods_by_job.pop(pod.job_uid, None)
+        self._dirty.add(pod.job_uid)
+
+    # --- analysis and rendering -------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        if not self._dirty:
+            return
+        started = time.perf_counter()
+        now = self._clock()
+        changed = sum(self._analyse(uid, now) for uid in self._dirty if uid in self._jobs)
+        self._dirty.clear()
+        if changed:
+            self.telemetry.rendered(time.perf_counter() - started)
+
+    def _analyse(self, uid: str, now: float) -> bool:
+        """Analyse one Job; re-render it (and its CronJob) when the report changed."""
+        job = self._jobs[uid]
+        pods = sorted(
+            self._pods_by_job.get(uid, {}).values(), key=lambda p: (p.created_at or 0.0, p.name)
+        )
+        report = analyse(job, pods, now)
+        self.analysed += 1
+        if self._reports.get(uid) == report:
+            return False
+        self._reports[uid] = report
+        self._job_fragments[uid] = ex.render_job(report)
+        self.failures.observe(report)
+        if (key := self.history.record(report, job.created_at)) is not None:
+            self._cron_fragments[key] = ex.render_cronjob(self.history.status(key))
+        self._generation += 1
+        return True
