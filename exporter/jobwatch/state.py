@@ -179,15 +179,18 @@ class ExporterState:
     # --- parsing ----------------------------------------------------------------------------
 
     def _parse(self, resource: str, obj: Any, parse: Callable[[Raw], R]) -> R | None:
-        if not isinstance(obj, dict):
-            return self._malformed(resource, obj, "not an object")
-        try:
-            record = parse(obj)
-        except Exception as error:  # a parser bug must not stop the informer
-            return self._malformed(resource, obj, repr(error))
-        if not record.uid:
-            return self._malformed(resource, obj, "no metadata.uid")
-        return record
+        why = "not an object"
+        if isinstance(obj, dict):
+            try:
+                record = parse(obj)
+            except Exception as error:  # a parser bug must not stop the informer
+                why = repr(error)
+            else:
+                if record.uid:
+                    return record
+                why = "no metadata.uid"
+        self._malformed(resource, obj, why)
+        return None
 
     def _parse_all(
         self, resource: str, objects: Sequence[Raw], parse: Callable[[Raw], R]
