@@ -152,3 +152,8 @@ def rich() -> list[tuple[Obj, list[Obj]]]:
         cron_run("hourly", 2, ok=False, start=-3600),
     ]
     return out
+
+
+def fixture_pair(name: str) -> tuple[Obj, list[Obj]]:
+    data = fixture(name)
+    return data["job"], data["pods"]

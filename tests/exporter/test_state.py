@@ -1,0 +1,364 @@
+"""ExporterState as the informers drive it: Replace and watch events, deletions, malformed
+objects, once-only counters, CronJob history, lazy re-analysis and time-driven resync."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import pytest
+
+from jobwatch import metrics
+from jobwatch.state import ExporterState
+from jobwatch.vocabulary import State
+from tests.builders import T0_EPOCH
+from tests.exporter import scenarios
+
+Obj = dict[str, Any]
+
+
+class Clock:
+    def __init__(self, now: float = scenarios.NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def load(state: ExporterState, *runs: tuple[Obj, list[Obj]]) -> None:
+    for job, pods in runs:
+        state.apply("jobs", "ADDED", job)
+        for pod in pods:
+            state.apply("pods", "ADDED", pod)
+
+
+def text(state: ExporterState) -> str:
+    return state.exposition(False).decode()
+
+
+def value(exporter: ExporterState, name: str, **labels: str) -> float | None:
+    """The value of the one sample of `name` whose labels include `labels`."""
+    found = []
+    for line in text(exporter).splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            series, number = line.rsplit(" ", 1)
+            if all(f'{k}="{v}"' in series for k, v in labels.items()):
+                found.append(float(number))
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def job_names(state: ExporterState) -> set[str]:
+    return {r.name for r in state.reports.values()}
+
+
+def in_namespace(run: tuple[Obj, list[Obj]], namespace: str) -> tuple[Obj, list[Obj]]:
+    job, pods = copy.deepcopy(run)
+    for obj in (job, *pods):
+        obj["metadata"]["namespace"] = namespace
+    return job, pods
+
+
+# --- Sink -------------------------------------------------------------------------------------
+
+
+def test_deleted_job_series_are_gone_at_next_scrape() -> None:
+    state = ExporterState(clock=Clock())
+    oom = scenarios.fixture("oomkilled_137")
+    load(state, (oom["job"], oom["pods"]), scenarios.waiting_for_retry())
+    assert "memory-demo-2" in text(state)
+    state.apply("jobs", "DELETED", oom["job"])
+    body = text(state)
+    assert 'job_name="memory-demo-2"' not in body
+    assert 'job_name="retrying"' in body
+    # counters outlive the Job (principle 5)
+    assert value(state, metrics.JOB_FAILURES_TOTAL.name, namespace="mem-example") == 1
+
+
+def test_replace_drops_missing_objects_in_its_scope_only() -> None:
+    state = ExporterState(clock=Clock())
+    a = in_namespace(scenarios.waiting_for_retry(), "team-a")
+    b = in_namespace(scenarios.per_index_job(), "team-b")
+    load(state, a, b)
+    assert job_names(state) == {"retrying", "indexed"}
+    state.replace("jobs", "team-a", [])  # relist of team-a: its Job is gone
+    assert job_names(state) == {"indexed"}
+    assert value(state, metrics.EXPORTER_TRACKED_OBJECTS.name, resource="pods") == 2
+    state.replace("pods", "team-b", [])
+    assert value(state, metrics.EXPORTER_TRACKED_OBJECTS.name, resource="pods") == 1
+    state.replace("jobs", None, [b[0]])
+    state.replace("pods", None, b[1])
+    assert job_names(state) == {"indexed"}
+    assert value(state, metrics.EXPORTER_TRACKED_OBJECTS.name, resource="pods") == 1
+
+
+def test_pods_may_arrive_before_their_job() -> None:
+    state = ExporterState(clock=Clock())
+    job, pods = (
+        scenarios.fixture("oomkilled_137")["job"],
+        scenarios.fixture("oomkilled_137")["pods"],
+    )
+    state.replace("pods", None, pods)
+    assert state.reports == {}
+    state.replace("jobs", None, [job])
+    report = state.reports[job["metadata"]["uid"]]
+    assert report.last_exit is not None
+    assert report.last_exit.code == 137
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param("not a dict", id="string"),
+        pytest.param(None, id="null"),
+        pytest.param({"metadata": {"name": "no-uid"}}, id="no-uid"),
+        pytest.param({"metadata": "oops"}, id="metadata-not-a-map"),
+        pytest.param({"metadata": {"uid": "x"}, "status": {"conditions": "x"}}, id="junk-ok"),
+    ],
+)
+def test_malformed_objects_are_counted_and_the_rest_exported(
+    bad: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = ExporterState(clock=Clock())
+    good = scenarios.waiting_for_retry()
+    state.replace("jobs", None, [bad, good[0]])
+    state.apply("jobs", "MODIFIED", bad)
+    assert "retrying" in job_names(state)
+    errors = value(state, metrics.EXPORTER_PARSE_ERRORS_TOTAL.name, resource="jobs")
+    if (
+        isinstance(bad, dict)
+        and isinstance(bad.get("metadata"), dict)
+        and bad["metadata"].get("uid")
+    ):
+        assert errors == 0  # parsing degrades missing or mistyped fields, it does not fail
+    else:
+        assert errors == 2
+        warnings = [r for r in caplog.records if r.name == "jobwatch.state"]
+        assert len(warnings) == 1  # the same object is logged once
+
+
+def test_parser_exception_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(raw: Obj) -> Any:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr("jobwatch.state.parse_pod", broken)
+    state = ExporterState(clock=Clock())
+    state.apply("pods", "ADDED", scenarios.waiting_for_retry()[1][0])
+    assert value(state, metrics.EXPORTER_PARSE_ERRORS_TOTAL.name, resource="pods") == 1
+
+
+# --- counters ---------------------------------------------------------------------------------
+
+
+def test_failures_counted_once_across_modified_events_and_relists() -> None:
+    state = ExporterState(clock=Clock())
+    run = scenarios.fixture("backoff_limit_exceeded_never")
+    job, pods = run["job"], run["pods"]
+    for _ in range(3):
+        load(state, (job, pods))
+        touched = copy.deepcopy(job)
+        touched["metadata"]["resourceVersion"] = str(_)  # a MODIFIED that changes nothing real
+        state.apply("jobs", "MODIFIED", touched)
+        text(state)
+        state.replace("jobs", None, [job])
+        state.replace("pods", None, pods)
+        state.resync()
+        text(state)
+    labels = {"namespace": "job-8421", "cronjob": ""}
+    assert (
+        value(state, metrics.JOB_FAILURES_TOTAL.name, reason="BackoffLimitExceeded", **labels) == 1
+    )
+    assert value(state, metrics.CONTAINER_FAILURES_TOTAL.name, cause="app_error", **labels) == 2
+
+
+def test_new_container_failure_counts_and_deleted_job_is_forgotten() -> None:
+    state = ExporterState(clock=Clock())
+    job, pods = scenarios.waiting_for_retry()
+    load(state, (job, pods))
+    assert value(state, metrics.CONTAINER_FAILURES_TOTAL.name, cause="app_error") == 1
+    second = copy.deepcopy(pods[0])
+    second["metadata"].update(name="retrying-b", uid="uid-retrying-b")
+    state.apply("pods", "ADDED", second)
+    assert value(state, metrics.CONTAINER_FAILURES_TOTAL.name, cause="app_error") == 2
+    assert state.failures.remembered == 2
+    state.apply("jobs", "DELETED", job)
+    text(state)
+    assert state.failures.remembered == 0
+
+
+def test_failure_between_scrapes_of_a_deleted_job_still_counts() -> None:
+    state = ExporterState(clock=Clock())
+    run = scenarios.fixture("oomkilled_137")
+    load(state, (run["job"], run["pods"]))
+    state.apply("jobs", "DELETED", run["job"])  # never scraped while it existed
+    assert value(state, metrics.JOB_FAILURES_TOTAL.name, namespace="mem-example") == 1
+
+
+# --- CronJob history --------------------------------------------------------------------------
+
+
+def test_cronjob_history_survives_deletion_and_tracks_the_failure_streak() -> None:
+    state = ExporterState(clock=Clock())
+    key = ("default", "hourly")
+    runs = [
+        scenarios.cron_run("hourly", 1, ok=True, start=-10_000),
+        scenarios.cron_run("hourly", 2, ok=False, start=-9_000),
+        scenarios.cron_run("hourly", 3, ok=False, start=-8_000),
+    ]
+    for run in runs:
+        load(state, run)
+        text(state)
+        state.apply("jobs", "DELETED", run[0])  # like successfulJobsHistoryLimit: 0
+    status = state.cronjobs[key]
+    assert status.consecutive_failures == 2
+    assert status.last_state == State.FAILED
+    assert status.last_success_at == T0_EPOCH - 10_000 + 5
+    assert status.last_failure_at == T0_EPOCH - 8_000 + 5
+    assert status.first_seen_at == T0_EPOCH - 10_000
+    assert state.reports == {}
+    assert value(state, metrics.CRONJOB_CONSECUTIVE_FAILURES.name, cronjob="hourly") == 2
+
+    load(state, scenarios.cron_run("hourly", 4, ok=True, start=-7_000))
+    assert state.cronjobs[key].consecutive_failures == 0
+    assert value(state, metrics.CRONJOB_LAST_RUN_STATE.name, state="succeeded") == 1
+
+
+def test_cronjob_last_run_is_the_latest_started_even_while_running() -> None:
+    state = ExporterState(clock=Clock())
+    load(state, scenarios.cron_run("hourly", 1, ok=False, start=-3_600))
+    running, pods = scenarios.cron_run("hourly", 2, ok=True, start=-60)
+    running["status"] = {"startTime": running["status"]["startTime"], "active": 1}
+    load(state, (running, []))
+    status = state.cronjobs[("default", "hourly")]
+    assert status.last_state in (State.RUNNING, State.STALLED)
+    assert status.consecutive_failures == 1
+
+
+def test_cronjob_history_is_rebuilt_from_existing_jobs_and_order_does_not_matter() -> None:
+    runs = [
+        scenarios.cron_run("hourly", n, ok=n == 2, start=-1000.0 * (5 - n)) for n in range(1, 5)
+    ]
+    forward = ExporterState(clock=Clock())
+    backward = ExporterState(clock=Clock())
+    forward.replace("jobs", None, [j for j, _ in runs])
+    backward.replace("jobs", None, [j for j, _ in reversed(runs)])
+    assert forward.cronjobs == backward.cronjobs
+    assert forward.cronjobs[("default", "hourly")].consecutive_failures == 2
+
+
+def test_cronjob_history_is_bounded_but_exact() -> None:
+    state = ExporterState(clock=Clock(), cronjob_history=3)
+    for n in range(1, 11):  # success, then nine failures
+        run = scenarios.cron_run("hourly", n, ok=n == 1, start=-100_000 + 1000.0 * n)
+        load(state, run)
+        text(state)
+        state.apply("jobs", "DELETED", run[0])
+    status = state.cronjobs[("default", "hourly")]
+    assert status.consecutive_failures == 9
+    assert status.last_success_at == T0_EPOCH - 100_000 + 1000 + 5
+    assert status.first_seen_at == T0_EPOCH - 100_000 + 1000
+    assert len(state.history._by_key[("default", "hourly")].runs) == 3
+
+
+# --- lazy analysis and resync -----------------------------------------------------------------
+
+
+def test_scrapes_do_not_reanalyse_unchanged_jobs() -> None:
+    state = ExporterState(clock=Clock())
+    load(state, *scenarios.rich())
+    first = text(state)
+    analysed = state.analysed
+    assert analysed == len(scenarios.rich())
+    assert text(state) == first
+    assert state.exposition(True)
+    assert state.analysed == analysed
+    # one pod changes: only its Job is analysed again
+    job, pods = scenarios.waiting_for_retry()
+    pods[0]["status"]["containerStatuses"][0]["restartCount"] = 1
+    state.apply("pods", "MODIFIED", pods[0])
+    text(state)
+    assert state.analysed == analysed + 1
+
+
+def test_unchanged_relist_does_not_reanalyse() -> None:
+    state = ExporterState(clock=Clock())
+    runs = scenarios.rich()
+    load(state, *runs)
+    text(state)
+    analysed = state.analysed
+    state.replace("jobs", None, [j for j, _ in runs])
+    state.replace("pods", None, [p for _, ps in runs for p in ps])
+    text(state)
+    assert state.analysed == analysed
+
+
+def test_resync_picks_up_time_driven_changes() -> None:
+    """The pod-recreation backoff passes with no new pod: the Job becomes stalled (no_pods)."""
+    clock = Clock(T0_EPOCH + 12)  # the failed pod finished at T0+10; retry not before T0+20
+    state = ExporterState(clock=clock)
+    load(state, scenarios.waiting_for_retry(), scenarios.fixture_pair("oomkilled_137"))
+    assert value(state, metrics.JOB_STATE.name, job_name="retrying", state="running") == 1
+    clock.now = T0_EPOCH + 600
+    assert value(state, metrics.JOB_STATE.name, job_name="retrying", state="running") == 1
+    assert state.resync() == 1  # only the retrying Job changed
+    assert value(state, metrics.JOB_STATE.name, job_name="retrying", state="stalled") == 1
+    assert value(state, metrics.JOB_STATE.name, job_name="retrying", state="running") is None
+    assert state.resync() == 0
+
+
+# --- telemetry --------------------------------------------------------------------------------
+
+
+def test_readiness_waits_for_every_expected_scope() -> None:
+    state = ExporterState(clock=Clock())
+    assert not state.ready
+    state.expect("jobs", "a")
+    state.expect("jobs", "b")
+    state.expect("pods", None)
+    state.synced("jobs", "a")
+    state.synced("pods", None)
+    assert not state.ready
+    assert value(state, metrics.EXPORTER_SYNCED.name, resource="jobs") == 0
+    state.synced("jobs", "b")
+    assert state.ready
+    assert value(state, metrics.EXPORTER_SYNCED.name, resource="jobs") == 1
+
+
+def test_self_metrics_count_what_the_informers_report() -> None:
+    state = ExporterState(clock=Clock())
+    assert state.last_heartbeat is None
+    assert value(state, metrics.EXPORTER_EVENTS_TOTAL.name, resource="pods", type="ADDED") == 0
+    state.heartbeat("jobs", 100.0)
+    state.heartbeat("pods", 200.0)
+    state.heartbeat("jobs", 50.0)  # late report never moves time back
+    assert state.last_heartbeat == 200.0
+    state.event("pods", "ADDED")
+    state.event("pods", "SOMETHING-NEW")
+    state.request("jobs", "watch", "expired")
+    state.relisted("jobs")
+    assert value(state, metrics.EXPORTER_EVENTS_TOTAL.name, resource="pods", type="ADDED") == 1
+    assert value(state, metrics.EXPORTER_EVENTS_TOTAL.name, resource="pods", type="OTHER") == 1
+    assert (
+        value(
+            state,
+            metrics.EXPORTER_API_REQUESTS_TOTAL.name,
+            result="expired",
+            verb="watch",
+            resource="jobs",
+        )
+        == 1
+    )
+    assert value(state, metrics.EXPORTER_RELISTS_TOTAL.name, resource="jobs") == 1
+    assert value(state, metrics.EXPORTER_LAST_EVENT.name, resource="jobs") == 100
+    assert value(state, metrics.EXPORTER_LAST_EVENT.name, resource="pods") == 200
+
+
+def test_state_implements_the_sink_and_telemetry_protocols() -> None:
+    from jobwatch.cluster.sink import Sink, Telemetry
+
+    state = ExporterState()
+    sink: Sink = state
+    telemetry: Telemetry = state
+    assert sink is telemetry
+    logging.getLogger("jobwatch.state").debug("protocols satisfied")
