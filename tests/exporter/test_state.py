@@ -227,7 +227,7 @@ def test_cronjob_history_survives_deletion_and_tracks_the_failure_streak() -> No
 def test_cronjob_last_run_is_the_latest_started_even_while_running() -> None:
     state = ExporterState(clock=Clock())
     load(state, scenarios.cron_run("hourly", 1, ok=False, start=-3_600))
-    running, pods = scenarios.cron_run("hourly", 2, ok=True, start=-60)
+    running, _pods = scenarios.cron_run("hourly", 2, ok=True, start=-60)
     running["status"] = {"startTime": running["status"]["startTime"], "active": 1}
     load(state, (running, []))
     status = state.cronjobs[("default", "hourly")]
@@ -274,7 +274,7 @@ def test_scrapes_do_not_reanalyse_unchanged_jobs() -> None:
     assert state.exposition(True)
     assert state.analysed == analysed
     # one pod changes: only its Job is analysed again
-    job, pods = scenarios.waiting_for_retry()
+    _job, pods = scenarios.waiting_for_retry()
     pods[0]["status"]["containerStatuses"][0]["restartCount"] = 1
     state.apply("pods", "MODIFIED", pods[0])
     text(state)
