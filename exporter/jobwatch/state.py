@@ -53,6 +53,7 @@ class ExporterState:
         self._reports: dict[str, JobReport] = {}
         self._job_fragments: dict[str, ex.Fragments] = {}
         self._cron_fragments: dict[Key, ex.Fragments] = {}
+        self._cron_dirty: set[Key] = set()
         self._generation = 0
         self._cache: dict[bool, tuple[int, bytes]] = {}
         self._logged: set[tuple[str, str]] = set()
@@ -148,6 +149,7 @@ class ExporterState:
         now = self._clock()
         changed = sum(self._analyse(uid, now) for uid in list(self._jobs))
         self._dirty.clear()
+        self._render_cronjobs()
         if changed:
             self.telemetry.rendered(time.perf_counter() - started)
         return changed
@@ -228,7 +230,7 @@ class ExporterState:
         self.failures.forget(uid)
         report = self._reports.pop(uid, None)
         if report is not None and (key := self.history.deleted(report)) is not None:
-            self._cron_fragments[key] = ex.render_cronjob(self.history.status(key))
+            self._cron_dirty.add(key)
         self._generation += 1
 
     def _put_pod(self, pod: Pod) -> None:
@@ -258,14 +260,23 @@ class ExporterState:
     # --- analysis and rendering -------------------------------------------------------------
 
     def _refresh(self) -> None:
-        if not self._dirty:
+        if not self._dirty and not self._cron_dirty:
             return
         started = time.perf_counter()
         now = self._clock()
         changed = sum(self._analyse(uid, now) for uid in self._dirty if uid in self._jobs)
         self._dirty.clear()
+        self._render_cronjobs()
         if changed:
             self.telemetry.rendered(time.perf_counter() - started)
+
+    def _render_cronjobs(self) -> None:
+        """Once per refresh, however many of a CronJob's runs changed."""
+        for key in self._cron_dirty:
+            self._cron_fragments[key] = ex.render_cronjob(self.history.status(key))
+        if self._cron_dirty:
+            self._generation += 1
+        self._cron_dirty.clear()
 
     def _analyse(self, uid: str, now: float) -> bool:
         """Analyse one Job; re-render it (and its CronJob) when the report changed."""
@@ -281,6 +292,6 @@ class ExporterState:
         self._job_fragments[uid] = ex.render_job(report)
         self.failures.observe(report)
         if (key := self.history.record(report, job.created_at)) is not None:
-            self._cron_fragments[key] = ex.render_cronjob(self.history.status(key))
+            self._cron_dirty.add(key)
         self._generation += 1
         return True
