@@ -9,6 +9,7 @@ Deleted Jobs lose their series at once; CronJob history and counters outlive the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,6 +37,19 @@ R = TypeVar("R", Job, Pod)
 
 def _in_scope(namespace: str, scope: str | None) -> bool:
     return scope is None or namespace == scope
+
+
+def _remember_exits(report: JobReport, previous: JobReport | None) -> JobReport:
+    """Keep the last exit seen when the pods that showed it are gone.
+
+    The Job controller deletes active pods when a Job fails (DeadlineExceeded, an OnFailure crash
+    loop reaching backoffLimit) and users delete pods; a termination cannot un-happen, so the
+    exit code and the failures it explained stay with the Job for as long as the Job exists.
+    """
+    if previous is None or report.last_exit is not None or previous.last_exit is None:
+        return report
+    failures = report.failures or previous.failures
+    return dataclasses.replace(report, last_exit=previous.last_exit, failures=failures)
 
 
 class ExporterState:
@@ -284,9 +298,10 @@ class ExporterState:
         pods = sorted(
             self._pods_by_job.get(uid, {}).values(), key=lambda p: (p.created_at or 0.0, p.name)
         )
-        report = analyse(job, pods, now)
+        previous = self._reports.get(uid)
+        report = _remember_exits(analyse(job, pods, now), previous)
         self.analysed += 1
-        if self._reports.get(uid) == report:
+        if previous == report:
             return False
         self._reports[uid] = report
         self._job_fragments[uid] = ex.render_job(report)

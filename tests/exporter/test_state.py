@@ -107,6 +107,19 @@ def test_pods_may_arrive_before_their_job() -> None:
     assert report.last_exit.code == 137
 
 
+def test_the_last_exit_stays_when_the_pods_that_showed_it_are_deleted() -> None:
+    state = ExporterState(clock=Clock())
+    oom = scenarios.fixture("oomkilled_137")
+    load(state, (oom["job"], oom["pods"]))
+    exit_code = metrics.JOB_LAST_EXIT_CODE.name
+    assert value(state, exit_code, job_name="memory-demo-2", cause="oom_killed") == 137
+    for pod in oom["pods"]:  # e.g. the controller deleted them, or `kubectl delete pod`
+        state.apply("pods", "DELETED", pod)
+    assert value(state, exit_code, job_name="memory-demo-2", cause="oom_killed") == 137
+    state.apply("jobs", "DELETED", oom["job"])
+    assert value(state, exit_code, job_name="memory-demo-2") is None
+
+
 @pytest.mark.parametrize(
     "bad",
     [
