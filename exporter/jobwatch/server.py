@@ -1,0 +1,138 @@
+"""The exporter's HTTP face (aiohttp): /metrics, /healthz, /readyz, /livez and a landing page.
+
+A scrape only joins pre-rendered bytes (design principle 4); the body is produced by the state
+object, which caches it between changes. gzip (level 6, the most the issue allows) runs in a
+worker thread so a large body never stalls event processing, and concurrent scrapes of an
+unchanged body share one compression.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import html
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from aiohttp import web
+
+from jobwatch import __version__
+from jobwatch.exposition import negotiate
+
+GZIP_LEVEL = 6
+KEEPALIVE_TIMEOUT = 30.0  # seconds an idle keep-alive connection is held (Prometheus reconnects)
+MAX_REQUEST_BYTES = 64 * 1024  # no endpoint takes a body
+
+
+class MetricsSource(Protocol):
+    """What the server needs from the exporter state."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def last_heartbeat(self) -> float | None: ...
+
+    def exposition(self, openmetrics: bool) -> bytes: ...
+
+
+class _Compressor:
+    """gzip of the latest body per format; the same body object is compressed once."""
+
+    def __init__(self) -> None:
+        self._latest: dict[bool, tuple[bytes, asyncio.Future[bytes]]] = {}
+
+    async def compress(self, openmetrics: bool, body: bytes) -> bytes:
+        cached = self._latest.get(openmetrics)
+        if cached is not None and cached[0] is body:
+            return await asyncio.shield(cached[1])
+        future = asyncio.ensure_future(asyncio.to_thread(gzip.compress, body, GZIP_LEVEL))
+        self._latest[openmetrics] = (body, future)
+        return await asyncio.shield(future)
+
+
+def _landing(telemetry_path: str) -> str:
+    links = [
+        (telemetry_path, "metrics"),
+        ("/healthz", "healthz: the process is alive"),
+        ("/readyz", "readyz: every informer finished its first LIST"),
+        ("/livez", "livez: the API server was heard from recently"),
+    ]
+    items = "".join(f'<li><a href="{html.escape(p)}">{html.escape(t)}</a></li>' for p, t in links)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>jobwatch</title></head><body>"
+        f"<h1>jobwatch {html.escape(__version__)}</h1>"
+        "<p>Prometheus exporter for Kubernetes Jobs: attempts before backoffLimit, the last real "
+        "exit code and what it means, hidden failures, stalls and CronJob outcomes.</p>"
+        f"<ul>{items}</ul></body></html>"
+    )
+
+
+def build_app(
+    source: MetricsSource,
+    *,
+    telemetry_path: str = "/metrics",
+    livez_max_silence: float = 300.0,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """The aiohttp application; `source` is the exporter state (or anything shaped like it)."""
+    compressor = _Compressor()
+    started = clock()
+
+    async def metrics(request: web.Request) -> web.Response:
+        openmetrics, content_type = negotiate(request.headers.get("Accept", ""))
+        body = source.exposition(openmetrics)
+        headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            body = await compressor.compress(openmetrics, body)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_request: web.Request) -> web.Response:
+        if source.ready:
+            return web.Response(text="ok: initial LIST synced\n")
+        return web.Response(status=503, text="not ready: initial LIST not yet synced\n")
+
+    async def livez(_request: web.Request) -> web.Response:
+        last = source.last_heartbeat
+        silent = clock() - (started if last is None else last)
+        if silent > livez_max_silence:
+            return web.Response(
+                status=503,
+                text=f"not live: nothing from the API server for {silent:.0f}s "
+                f"(bound {livez_max_silence:g}s)\n",
+            )
+        return web.Response(text=f"ok: API server heard {silent:.0f}s ago\n")
+
+    async def landing(_request: web.Request) -> web.Response:
+        return web.Response(text=_landing(telemetry_path), content_type="text/html")
+
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app.router.add_get(telemetry_path, metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/", landing)
+    return app
+
+
+async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Bind and serve; returns the runner (to clean up) and the bound port (for port 0)."""
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        keepalive_timeout=KEEPALIVE_TIMEOUT,
+        shutdown_timeout=5.0,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    bound = int(sockets[0].getsockname()[1]) if sockets else port
+    return runner, bound
