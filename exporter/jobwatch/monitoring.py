@@ -94,6 +94,17 @@ class Prometheus:
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
+    async def query_range(self, expr: str, start: float, end: float, step: float) -> Any:
+        params = {"query": expr, "start": str(start), "end": str(end), "step": str(step)}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{self.url}/api/v1/query_range", params=params) as response,
+        ):
+            body = await response.json()
+        if body.get("status") != "success":
+            raise RuntimeError(f"query_range {expr!r} failed: {body.get('error')}")
+        return body["data"]["result"]
+
     async def alerts(self) -> list[dict[str, Any]]:
         async with (
             aiohttp.ClientSession() as session,
@@ -102,6 +113,16 @@ class Prometheus:
             body = await response.json()
         alerts: list[dict[str, Any]] = body["data"]["alerts"]
         return alerts
+
+    async def wait_for_target_up(self, within: float = 30.0) -> None:
+        """Until every scrape target reports up == 1 (TimeoutError after `within` seconds)."""
+        async with asyncio.timeout(within):
+            while True:
+                with contextlib.suppress(aiohttp.ClientError, RuntimeError):
+                    up = await self.query("up")
+                    if up and all(sample["value"][1] == "1" for sample in up):
+                        return
+                await asyncio.sleep(0.25)
 
 
 def prometheus_config(
@@ -129,14 +150,18 @@ class _Server:
 
 
 @contextlib.asynccontextmanager
-async def _serve(tool: str, config: str, flags: Sequence[str]) -> AsyncIterator[_Server]:
+async def _serve(tool: str, config: str | Path, flags: Sequence[str]) -> AsyncIterator[_Server]:
     """Run `tool --config.file=… --web.listen-address=127.0.0.1:PORT *flags` in a temporary
-    directory until its /-/ready answers; `{dir}` in flags is that directory."""
+    directory until its /-/ready answers; `{dir}` in flags is that directory. `config` is the
+    config text, or the path of a config file (whose relative includes resolve next to it)."""
     binary = find_tool(tool)
     with tempfile.TemporaryDirectory(prefix=f"jobwatch-{tool}-") as tmp:
         directory = Path(tmp)
-        config_file = directory / "config.yml"
-        config_file.write_text(config)
+        if isinstance(config, Path):
+            config_file = config
+        else:
+            config_file = directory / "config.yml"
+            config_file.write_text(config)
         port = free_port()
         log = directory / f"{tool}.log"
         with log.open("wb") as log_file:
@@ -187,10 +212,12 @@ class Alertmanager:
 
 
 @contextlib.asynccontextmanager
-async def run_alertmanager(config: dict[str, Any]) -> AsyncIterator[Alertmanager]:
-    """Start Alertmanager with `config` (a parsed alertmanager.yml), gossip off."""
+async def run_alertmanager(config: dict[str, Any] | Path) -> AsyncIterator[Alertmanager]:
+    """Start Alertmanager with `config` (a parsed alertmanager.yml, or the path of one whose
+    templates sit beside it), gossip off."""
     flags = ("--storage.path={dir}/data", "--cluster.listen-address=")
-    async with _serve(ALERTMANAGER, yaml.safe_dump(config), flags) as server:
+    text = config if isinstance(config, Path) else yaml.safe_dump(config)
+    async with _serve(ALERTMANAGER, text, flags) as server:
         yield Alertmanager(server.url, server.process)
 
 
@@ -200,6 +227,8 @@ class WebhookReceiver:
 
     url: str = ""
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    slack_url: str = ""
+    slack_messages: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def alerts(self, status: str | None = None) -> list[dict[str, Any]]:
@@ -222,7 +251,10 @@ class WebhookReceiver:
             payload = await request.json()
         except json.JSONDecodeError:
             return web.Response(status=400, text="expected JSON")
-        self.notifications.append(payload)
+        if request.path.endswith("/slack"):
+            self.slack_messages.append(payload)
+        else:
+            self.notifications.append(payload)
         self.changed.set()
         return web.Response(text="ok")
 
@@ -232,12 +264,14 @@ async def run_webhook_receiver() -> AsyncIterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     app = web.Application()
     app.router.add_post("/alerts", receiver._handle)
+    app.router.add_post("/slack", receiver._handle)  # stands in for Slack's incoming webhook
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     receiver.url = f"http://127.0.0.1:{port}/alerts"
+    receiver.slack_url = f"http://127.0.0.1:{port}/slack"
     try:
         yield receiver
     finally:
