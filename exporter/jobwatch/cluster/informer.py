@@ -1,0 +1,312 @@
+"""One informer: list, then watch from the resourceVersion, relist only on 410 (principle 3).
+
+This is kopf's way (and client-go's reflector): a paged LIST (`limit`, following `continue`)
+gives a consistent snapshot and its resourceVersion; `Sink.replace` installs it with Replace
+semantics, so objects deleted while we were away disappear (principle 5). Then a WATCH from that
+resourceVersion with `allowWatchBookmarks=true` streams changes; bookmarks move the remembered
+resourceVersion forward without an object. When a watch ends (the server's `timeoutSeconds`, a
+dropped connection, a read timeout on a black-holed stream) the informer resumes from the last
+resourceVersion it saw, without a relist. Only 410 Gone (an `ERROR` event with code 410, a 410
+status, or an expired `continue` token) makes it LIST again from scratch.
+
+The hot path never builds kubernetes_asyncio model objects (principle 3): requests go through
+`ApiClient.call_api(..., _preload_content=False)`, which hands back the raw aiohttp response, and
+every line is parsed with orjson into plain dicts for the sink.
+
+Failures (connection errors, 5xx) are retried with exponential backoff and full jitter, reset
+after progress; a 429 waits for its `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+from kubernetes_asyncio.client import ApiClient
+
+from jobwatch.cluster.backoff import Backoff
+from jobwatch.cluster.sink import Raw, Result, Sink, Telemetry, Verb
+
+log = logging.getLogger("jobwatch.cluster")
+
+API_PATHS = {"jobs": "/apis/batch/v1", "pods": "/api/v1"}
+APPLIED_EVENTS = frozenset({"ADDED", "MODIFIED", "DELETED"})
+WATCH_EVENTS = APPLIED_EVENTS | {"BOOKMARK", "ERROR"}
+CONNECT_TIMEOUT = 10.0
+DEFAULT_RETRY_AFTER = 1.0
+_SHOWN = 200  # bytes of a bad line or error body that go into a log message
+
+
+class _Expired(Exception):
+    """410 Gone: the resourceVersion or continue token is no longer served; relist."""
+
+
+class _Retry(Exception):
+    """A request failed or a stream broke; retry after `delay` seconds (None: backoff)."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+def _retry_after(headers: Any, body: bytes) -> float:
+    """Seconds a 429 asks us to wait: the Retry-After header, else the Status details."""
+    try:
+        return max(0.0, float(headers.get("Retry-After", "")))
+    except (TypeError, ValueError):
+        pass
+    try:
+        seconds = orjson.loads(body)["details"]["retryAfterSeconds"]
+        return max(0.0, float(seconds))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+
+
+def _resource_version(obj: Raw) -> str | None:
+    meta = obj.get("metadata")
+    rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    return rv if isinstance(rv, str) and rv else None
+
+
+class Informer:
+    """Keeps `sink` equal to the `resource` objects in `scope` that match `label_selector`.
+
+    `scope` is a namespace, or None for all namespaces. `run()` loops until cancelled.
+    `watch_timeout` is the range `timeoutSeconds` is drawn from (tests shorten it).
+    """
+
+    def __init__(  # noqa: PLR0917 - the positional order is the cluster/ contract
+        self,
+        api: ApiClient,
+        resource: str,
+        scope: str | None,
+        label_selector: str,
+        sink: Sink,
+        telemetry: Telemetry,
+        *,
+        idle_timeout: float,
+        page_size: int = 500,
+        backoff_initial: float = 0.8,
+        backoff_max: float = 30.0,
+        rng: random.Random | None = None,
+        watch_timeout: tuple[int, int] = (300, 600),
+    ) -> None:
+        if resource not in API_PATHS:
+            raise ValueError(f"unsupported resource {resource!r}; one of {sorted(API_PATHS)}")
+        self.resource, self.scope, self.label_selector = resource, scope, label_selector
+        self._api, self._sink, self._telemetry = api, sink, telemetry
+        self._idle_timeout, self._page_size = idle_timeout, page_size
+        self._rng = rng if rng is not None else random.Random()
+        self._backoff = Backoff(backoff_initial, backoff_max, self._rng)
+        self._watch_timeout = watch_timeout
+        self._rv: str | None = None
+        self._synced = False
+        base = API_PATHS[resource]
+        if scope is None:
+            self._path, self._path_params = f"{base}/{resource}", None
+        else:
+            self._path = f"{base}/namespaces/{{namespace}}/{resource}"
+            self._path_params = {"namespace": scope}
+
+    def __repr__(self) -> str:
+        return f"Informer({self.resource}, scope={self.scope or '*'}, rv={self._rv})"
+
+    @property
+    def resource_version(self) -> str | None:
+        """The resourceVersion a watch would resume from; None until listed (or after 410)."""
+        return self._rv
+
+    async def run(self) -> None:
+        """List, then watch; resume after a watch ends, relist after 410. Cancel to stop."""
+        while True:
+            if self._rv is None:
+                await self._list()
+            try:
+                await self._watch()
+            except _Expired:
+                self._expired("watch")
+            except _Retry as retry:
+                await self._pause(retry)
+
+    # ------------------------------------------------------------------ LIST
+    async def _list(self) -> None:
+        """Paged LIST into one snapshot, then `sink.replace`; retries pages, restarts on 410."""
+        items: list[Raw] = []
+        token = ""
+        while True:
+            try:
+                page, token, rv = await self._list_page(token)
+            except _Retry as retry:
+                await self._pause(retry)
+                continue
+            except _Expired:
+                self._expired("list")
+                items, token = [], ""
+                continue
+            items.extend(page)
+            if not token:
+                break
+        self._sink.replace(self.resource, self.scope, items)
+        self._rv = rv
+        self._backoff.reset()
+        log.debug("%r listed %d objects", self, len(items))
+        if not self._synced:
+            self._synced = True
+            self._telemetry.synced(self.resource, self.scope)
+
+    async def _list_page(self, token: str) -> tuple[list[Raw], str, str]:
+        params = [("limit", str(self._page_size))]
+        if self.label_selector:
+            params.append(("labelSelector", self.label_selector))
+        if token:
+            params.append(("continue", token))
+        timeout = aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, sock_read=self._idle_timeout)
+        response = await self._get("list", params, timeout)
+        try:
+            body = orjson.loads(await response.read())
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as error:
+            self._telemetry.request(self.resource, "list", "error")
+            raise _Retry(f"list page unreadable: {error!r}") from error
+        finally:
+            response.release()
+        meta = body.get("metadata") if isinstance(body, dict) else None
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(meta, dict) or not isinstance(items, list):
+            self._telemetry.request(self.resource, "list", "error")
+            raise _Retry("list page is not a List object")
+        self._telemetry.request(self.resource, "list", "ok")
+        self._telemetry.heartbeat(self.resource, time.time())
+        objects = [item for item in items if isinstance(item, dict)]
+        if len(objects) != len(items):
+            log.warning(
+                "%r: skipped %d list items that are not objects", self, len(items) - len(objects)
+            )
+        return objects, str(meta.get("continue") or ""), str(meta.get("resourceVersion") or "")
+
+    # ------------------------------------------------------------------ WATCH
+    async def _watch(self) -> None:
+        """One WATCH request from the remembered rv, consumed until it ends."""
+        params = [
+            ("watch", "true"),
+            ("allowWatchBookmarks", "true"),
+            ("resourceVersion", self._rv or ""),
+            ("timeoutSeconds", str(self._rng.randint(*self._watch_timeout))),
+        ]
+        if self.label_selector:
+            params.append(("labelSelector", self.label_selector))
+        # sock_read: a black-holed stream (no event, no bookmark) is noticed after idle_timeout.
+        timeout = aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, sock_read=self._idle_timeout)
+        response = await self._get("watch", params, timeout)
+        result: Result | None = "error"
+        try:
+            await self._consume(response)
+            result = "ok"
+            self._backoff.reset()
+        except _Expired:
+            result = "expired"
+            raise
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise _Retry(f"watch stream ended: {error!r}") from error
+        except asyncio.CancelledError:
+            result = None
+            raise
+        finally:
+            response.close()
+            if result is not None:
+                self._telemetry.request(self.resource, "watch", result)
+
+    async def _consume(self, response: aiohttp.ClientResponse) -> None:
+        """Split the chunked stream into lines ourselves: aiohttp's readline caps line length."""
+        pending = bytearray()
+        async for chunk in response.content.iter_any():
+            pending += chunk
+            start = 0
+            while (end := pending.find(b"\n", start)) >= 0:
+                self._handle_line(bytes(pending[start:end]))
+                start = end + 1
+            if start:
+                del pending[:start]
+        if pending.strip():
+            self._handle_line(bytes(pending))
+
+    def _handle_line(self, line: bytes) -> None:
+        """One watch event: to the sink (ADDED/MODIFIED/DELETED), rv bookkeeping, telemetry."""
+        if not line.strip():
+            return
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            log.warning("%r: skipped a watch line that is not JSON: %r", self, line[:_SHOWN])
+            return
+        kind = event.get("type") if isinstance(event, dict) else None
+        if kind not in WATCH_EVENTS:
+            log.warning("%r: skipped a watch line that is not an event: %r", self, line[:_SHOWN])
+            return
+        self._telemetry.event(self.resource, kind)
+        self._telemetry.heartbeat(self.resource, time.time())
+        self._backoff.reset()
+        obj = event.get("object")
+        if not isinstance(obj, dict):
+            log.warning("%r: skipped a %s event without an object", self, kind)
+            return
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise _Expired(str(obj.get("message", "")))
+            raise _Retry(f"watch ERROR event: {obj.get('code')} {obj.get('message', '')}")
+        if kind != "BOOKMARK":
+            self._sink.apply(self.resource, kind, obj)
+        rv = _resource_version(obj)
+        if rv is not None:
+            self._rv = rv
+
+    # ------------------------------------------------------------------ shared
+    async def _get(
+        self, verb: Verb, params: list[tuple[str, str]], limits: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        """GET the collection; a 200 response is returned open, anything else raised."""
+        try:
+            response: aiohttp.ClientResponse = await self._api.call_api(
+                self._path,
+                "GET",
+                path_params=self._path_params,
+                query_params=params,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=limits,
+            )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            self._telemetry.request(self.resource, verb, "error")
+            raise _Retry(f"{verb} failed: {error!r}") from error
+        if response.status == 200:
+            return response
+        try:
+            body = await response.read()
+        except (aiohttp.ClientError, TimeoutError):
+            body = b""
+        finally:
+            response.release()
+        if response.status == 410:
+            self._telemetry.request(self.resource, verb, "expired")
+            raise _Expired(body[:_SHOWN].decode(errors="replace"))
+        if response.status == 429:
+            self._telemetry.request(self.resource, verb, "throttled")
+            raise _Retry(f"{verb} throttled (429)", _retry_after(response.headers, body))
+        self._telemetry.request(self.resource, verb, "error")
+        shown = body[:_SHOWN].decode(errors="replace")
+        raise _Retry(f"{verb} failed: HTTP {response.status}: {shown}")
+
+    def _expired(self, verb: Verb) -> None:
+        log.info("%r: %s got 410 Gone, relisting", self, verb)
+        self._rv = None
+        self._telemetry.relisted(self.resource)
+
+    async def _pause(self, retry: _Retry) -> None:
+        delay = retry.delay if retry.delay is not None else self._backoff.next()
+        log.warning("%r: %s; retrying in %.2fs", self, retry, delay)
+        await asyncio.sleep(delay)
