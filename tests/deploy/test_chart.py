@@ -368,7 +368,7 @@ SECTIONS = frozenset(
 
 
 def _value_paths(values: dict[str, Any]) -> set[str]:
-    paths = set()
+    paths: set[str] = set()
     for key, value in values.items():
         if key in SECTIONS:
             paths.update(f"{key}.{sub}" for sub in value)
