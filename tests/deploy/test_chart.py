@@ -234,6 +234,13 @@ def test_jobwatch_env_vars_in_values_are_settings() -> None:
     assert {n for n in named if n.startswith(settings.ENV_PREFIX)} <= known
 
 
+def test_selector_with_yaml_special_characters_survives() -> None:
+    selector = "tier notin (test, dev),!legacy,team=data #1"
+    args = container(render({"jobLabelSelector": selector}))["args"]
+    resolved = settings.from_args(_parse_serve_args(args), environ={})
+    assert resolved.job_selector == selector
+
+
 def test_a_flag_serve_does_not_know_is_caught() -> None:
     args = container(render({"extraArgs": ["--no-such.flag=1"]}))["args"]
     with pytest.raises(pytest.fail.Exception, match="rejects"):
