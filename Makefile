@@ -48,3 +48,10 @@ check-generated: setup ## fail if a committed generated file differs from a fres
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis dist
+
+.PHONY: chart chart-test
+# `make generate` writes the chart's copies of the rule groups and dashboard into helm/jobwatch/files.
+chart: generate ## refresh helm/jobwatch/files from a fresh render of the rules and dashboard
+
+chart-test: setup tools ## Helm chart lint/render/schema checks, hadolint, clean-venv image install
+	$(PY) -m pytest -q tests/deploy

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install jobwatch and its locked runtime dependencies into a fresh virtualenv.
+#
+# The image's build stage RUNs this; tests/deploy runs it too, in a temporary copy of the build
+# context, because there is no Docker engine in CI. The project is installed as a built wheel
+# (--no-editable), so the venv needs nothing from the source tree afterwards.
+#
+# usage: build-venv.sh SOURCE_DIR VENV_DIR     (PYTHON selects the interpreter, default python3)
+set -eu
+
+src=${1:?usage: build-venv.sh SOURCE_DIR VENV_DIR}
+venv=${2:?usage: build-venv.sh SOURCE_DIR VENV_DIR}
+
+export UV_PROJECT_ENVIRONMENT="$venv"
+export UV_PYTHON_DOWNLOADS=never
+export UV_LINK_MODE=copy
+export UV_COMPILE_BYTECODE="${UV_COMPILE_BYTECODE:-1}"
+
+cd "$src"
+uv sync --frozen --no-dev --no-editable --python "${PYTHON:-python3}"
+
+# Fail the build here, not at the first pod start, if the entry point or its data is broken.
+"$venv/bin/jobwatch" --version
+"$venv/bin/jobwatch" render rules >/dev/null

@@ -1,0 +1,147 @@
+"""Render helm/jobwatch offline with the real Helm v4 engine and hand back parsed manifests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from jobwatch.render.paths import repo_root
+
+ROOT = repo_root()
+CHART_DIR = ROOT / "helm" / "jobwatch"
+RELEASE = "jobwatch"
+NAMESPACE = "monitoring"
+CRD_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})
+
+Manifest = dict[str, Any]
+
+# Every optional feature on, with non-default values everywhere a template branches.
+ALL_ON: dict[str, Any] = {
+    "namespaces": ["batch", "data", "batch"],
+    "jobLabelSelector": "team=data,tier!=test",
+    "logLevel": "debug",
+    "logFormat": "json",
+    "extraArgs": ["--watch.idle-timeout=60", "--resync.period=15"],
+    "env": [
+        {"name": "JOBWATCH_LIVEZ_MAX_SILENCE", "value": "600"},
+        {"name": "TZ", "value": "UTC"},
+    ],
+    "image": {"tag": "0.1.0-rc1", "digest": "sha256:" + "ab" * 32},
+    "imagePullSecrets": [{"name": "ghcr"}],
+    "serviceAccount": {"annotations": {"example.com/role": "jobwatch"}},
+    "service": {"annotations": {"example.com/scrape": "true"}, "labels": {"tier": "monitoring"}},
+    "podAnnotations": {"example.com/owner": "sre"},
+    "podLabels": {"team": "sre"},
+    "commonLabels": {"cost-center": "platform"},
+    "priorityClassName": "system-cluster-critical",
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "tolerations": [{"key": "monitoring", "operator": "Exists", "effect": "NoSchedule"}],
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}
+                        ]
+                    }
+                ]
+            }
+        }
+    },
+    "serviceMonitor": {
+        "enabled": True,
+        "labels": {"release": "kube-prometheus-stack"},
+        "relabelings": [{"action": "labeldrop", "regex": "pod"}],
+        "metricRelabelings": [{"action": "drop", "sourceLabels": ["__name__"], "regex": "go_.*"}],
+    },
+    "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+    "dashboard": {
+        "enabled": True,
+        "namespace": "grafana",
+        "annotations": {"grafana_folder": "K8s"},
+    },
+    "networkPolicy": {
+        "enabled": True,
+        "ingressFrom": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ],
+    },
+    "podDisruptionBudget": {"enabled": True},
+}
+
+
+def helm() -> Any:
+    """The `helm_python` module; a missing engine fails in CI, like a missing binary."""
+    try:
+        import helm_python
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(f"helm-python-sdk is not importable ({error}): run `make setup`")
+        pytest.skip(f"helm-python-sdk is not importable ({error})")
+    return helm_python
+
+
+@cache
+def _chart() -> Any:
+    return helm().Chart.load(str(CHART_DIR))
+
+
+def chart() -> Any:
+    return _chart()
+
+
+def render_raw(values: dict[str, Any] | None = None) -> dict[str, str]:
+    """Template path → rendered text, as `helm template` would print it."""
+    rendered: dict[str, str] = chart().render(
+        values or {}, name=RELEASE, namespace=NAMESPACE, is_install=True
+    )
+    return rendered
+
+
+def render(values: dict[str, Any] | None = None) -> list[Manifest]:
+    """Every Kubernetes object the chart renders (NOTES.txt left out)."""
+    docs: list[Manifest] = []
+    for path, text in sorted(render_raw(values).items()):
+        if not path.endswith((".yaml", ".yml")):
+            continue
+        docs.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return docs
+
+
+def of_kind(docs: list[Manifest], kind: str) -> list[Manifest]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: list[Manifest], kind: str) -> Manifest:
+    found = of_kind(docs, kind)
+    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
+    return found[0]
+
+
+def container(docs: list[Manifest]) -> Manifest:
+    containers = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    found: Manifest = containers[0]
+    return found
+
+
+def tool(name: str) -> str:
+    """Path to a binary: on PATH or next to this interpreter (`.venv/bin`, for PyPI-shipped tools).
+
+    Missing in CI (CI=true) is a failure, never a skip.
+    """
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found:
+        return found
+    message = f"missing {name}: run `make setup` / `make tools`"
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
