@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from jobwatch.cluster import ClusterConfigError, Informer, connect, informers
+from jobwatch.cluster import informer as informer_module
 from jobwatch.settings import settings
 from jobwatch.sim.patch import MERGE
 from jobwatch.sim.store import JOBS, PODS
@@ -415,5 +416,25 @@ def test_unknown_resource_is_refused(tmp_path: Path) -> None:
             with pytest.raises(ValueError, match="unsupported resource"):
                 h.informer("cronjobs")
             await asyncio.sleep(0)
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("code", "raised"),
+    [
+        pytest.param(410, informer_module._Expired, id="410-relist"),
+        pytest.param(500, informer_module._Retry, id="500-resume"),
+    ],
+)
+def test_watch_error_events_relist_only_on_410(tmp_path: Path, code: int, raised: type) -> None:
+    async def body() -> None:
+        async with harness(tmp_path) as h:
+            informer = h.informer("jobs")
+            line = b'{"type": "ERROR", "object": {"kind": "Status", "code": %d}}' % code
+            with pytest.raises(raised):
+                informer._handle_line(line)
+            assert h.telemetry.events["jobs", "ERROR"] == 1
+            assert not h.sink.applied
 
     run(body)
