@@ -62,7 +62,8 @@ async def _load_kubeconfig(config: Configuration, paths: str, context: str, show
     files = _existing(paths)
     if not files:
         raise ClusterConfigError(f"kubeconfig {shown}: no such file")
-    if context and context not in _context_names(files):
+    known = _context_names(files)  # also proves every file is a kubeconfig mapping
+    if context and context not in known:
         raise ClusterConfigError(f"context {context} not in kubeconfig {shown}")
     try:
         await load_kube_config(
