@@ -699,6 +699,22 @@ CASES = [
         stall=("no_pods", 0),
     ),
     Case(
+        "s3_1_no_pods_within_the_first_recreation_delay_is_not_yet_a_stall",
+        job(status={"active": 0}),
+        [],
+        now=9,
+        state="running",
+        stall=None,
+    ),
+    Case(
+        "s3_1_no_pods_past_the_first_recreation_delay_stalls",
+        job(status={"active": 0}),
+        [],
+        now=10,
+        state="stalled",
+        stall=("no_pods", 0),
+    ),
+    Case(
         "s4_waiting_out_the_backoff_is_not_a_stall",
         job(status={"active": 0}),
         [failed_pod("a", finished=50)],

@@ -22,6 +22,11 @@ IMAGE_PULL_REASONS = frozenset(
         "ImageInspectError",
     }
 )
+# A Job with no pods is only stalled once the controller had time to act: its first
+# pod-recreation delay is 10 s (§3.1). Pods deleted by hand leave no trace of when they went, so
+# without this grace every deletion would flash a no_pods stall until the replacement appears.
+NO_PODS_GRACE = 10.0
+
 # kuberuntime_container.go ErrCreateContainerConfig / ErrCreateContainer: the pod stays Pending.
 CONFIG_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError"})
 
@@ -106,6 +111,7 @@ def job_stall(job: Job, pods: list[Pod], now: float, next_retry: float | None) -
         t for p in pods for c in p.containers if c.terminated and (t := c.terminated.finished_at)
     ]
     since_candidates = [job.start_time, job.created_at, next_retry, *finishes]
-    return Stall(
-        StallReason.NO_PODS, max((t for t in since_candidates if t is not None), default=None)
-    )
+    since = max((t for t in since_candidates if t is not None), default=None)
+    if since is not None and now - since < NO_PODS_GRACE:
+        return None
+    return Stall(StallReason.NO_PODS, since)
