@@ -219,6 +219,7 @@ class SimServer:
         self.faults = Faults(self.store)
         self.app = self._build_app()
         self._runner: web.AppRunner | None = None
+        self._stopping = False
         self._watch_tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -234,6 +235,7 @@ class SimServer:
         self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
+        self._stopping = True  # a watch that registers from now on is dropped at once
         self.faults.clear()
         self.faults.drop_watches()
         if self._runner is not None:
@@ -411,6 +413,8 @@ class SimServer:
         store = self.store
         queue = store.subscribe()
         drop = self.faults.register_watch()
+        if self._stopping:
+            drop.set()
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         try:
