@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from jobwatch import __version__
+from jobwatch import __version__, demo, serve
 from jobwatch.model import parse_time
 from jobwatch.render import command as render_command
 from jobwatch.sim import command as sim_command
@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"jobwatch {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve.register(subparsers)
+    demo.register(subparsers)
     _register_diagnose(subparsers)
     render_command.register(subparsers)
     sim_command.register(subparsers)

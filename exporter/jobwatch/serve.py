@@ -1,0 +1,178 @@
+"""`jobwatch serve`: informers feed the state, the server exposes it, SIGTERM stops it cleanly.
+
+`Exporter` is the whole exporter as an async context manager, so the CLI, the demo and the tests
+run exactly the same thing:
+
+    async with Exporter(settings(listen_address="127.0.0.1:0", kubeconfig=path)) as exporter:
+        await exporter.wait_ready()
+        exporter.url                 # "http://127.0.0.1:PORT"
+        exporter.state.reports       # JobReport by Job uid
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from jobwatch import __version__, cluster, logs, server
+from jobwatch.settings import (
+    Settings,
+    SettingsError,
+    add_arguments,
+    from_args,
+    split_listen_address,
+)
+from jobwatch.state import ExporterState
+
+log = logging.getLogger("jobwatch.serve")
+EXIT_USAGE = 2
+
+
+class Exporter:
+    """Connect, list and watch, serve. Leaves nothing running after `__aexit__`."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.state = ExporterState(clock=clock)
+        self._clock = clock
+        self._stack = contextlib.AsyncExitStack()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        host, _ = split_listen_address(self.settings.listen_address)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        return f"http://{shown}:{self.port}"
+
+    async def __aenter__(self) -> Exporter:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        s = self.settings
+        host, port = split_listen_address(s.listen_address)
+        api = await self._stack.enter_async_context(cluster.connect(s))
+        informers = cluster.informers(api, s, self.state, self.state)
+        for informer in informers:
+            self.state.expect(informer.resource, informer.scope)
+        app = server.build_app(
+            self.state,
+            telemetry_path=s.telemetry_path,
+            livez_max_silence=s.livez_max_silence,
+            clock=self._clock,
+        )
+        runner, self.port = await server.start(app, host, port)
+        self._stack.push_async_callback(runner.cleanup)
+        self._stack.push_async_callback(self._cancel_tasks)
+        for informer in informers:
+            self._tasks.append(
+                asyncio.create_task(
+                    informer.run(), name=f"{informer.resource}/{informer.scope or '*'}"
+                )
+            )
+        self._tasks.append(asyncio.create_task(self._resync(), name="resync"))
+        log.info(
+            "serving",
+            extra={
+                "fields": {
+                    "url": f"{self.url}{s.telemetry_path}",
+                    "namespaces": ",".join(s.namespaces) or "*",
+                    "version": __version__,
+                }
+            },
+        )
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.resync_period)
+            self.state.resync()
+
+    async def _cancel_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task, result in zip(self._tasks, results, strict=True):
+            if isinstance(result, Exception):
+                log.error(
+                    "task failed", exc_info=result, extra={"fields": {"task": task.get_name()}}
+                )
+        self._tasks.clear()
+
+    async def wait_ready(self, within: float = 30.0) -> None:
+        """Until every informer finished its first LIST; TimeoutError after `within` seconds."""
+        async with asyncio.timeout(within):
+            while not self.state.ready:
+                self._raise_if_crashed()
+                await asyncio.sleep(0.05)
+
+    def _raise_if_crashed(self) -> None:
+        for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise RuntimeError(f"{task.get_name()} stopped: {task.exception()}")
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+
+async def run_until_signalled(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT, then stop the watches and the server gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Exporter(settings):
+        await stop.wait()
+        log.info("stopping on signal")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        settings = from_args(args)
+        split_listen_address(settings.listen_address)
+    except SettingsError as error:
+        print(f"jobwatch serve: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    logs.configure(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(run_until_signalled(settings))
+    except cluster.ClusterConfigError as error:
+        print(f"jobwatch serve: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"jobwatch serve: error: cannot listen: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    log.info("stopped")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the exporter: watch Jobs and their pods, serve /metrics",
+        description=(
+            "Watch Jobs and Job pods (list, then watch, relist only on 410) and serve "
+            "Prometheus metrics on --web.listen-address: /metrics (text 0.0.4 or OpenMetrics), "
+            "/healthz, /readyz (503 until the first LIST synced), /livez. Every flag has an "
+            "environment variable; flags win."
+        ),
+        epilog="example: jobwatch serve --namespaces batch,etl --web.listen-address :9816",
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=_serve)
