@@ -34,8 +34,8 @@ lint: setup ## ruff and mypy --strict
 test: setup tools lint ## install everything, then run the whole suite
 	$(PY) -m pytest -q
 
-demo: setup tools ## run the main job on the embedded cluster
-	.venv/bin/jobwatch diagnose -f examples/jobs-and-pods.json
+demo: setup tools ## the main job: sim + exporter + Prometheus + Alertmanager on this machine (Ctrl-C stops)
+	.venv/bin/jobwatch demo $(DEMO_ARGS)
 
 bench: setup ## benchmarks; writes docs/performance.md
 	$(PY) -m bench
