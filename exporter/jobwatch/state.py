@@ -261,8 +261,16 @@ class ExporterState:
 
     def _remove_pod(self, uid: str) -> None:
         pod = self._pods.pop(uid, None)
-        if pod is not None:
-            self._unindex(pod)
+        if pod is None:
+            return
+        job_uid = pod.job_uid
+        if job_uid in self._dirty and job_uid in self._jobs:
+            # What this pod showed since the last scrape (its exit code, its failures) must be
+            # counted and remembered before it goes, like a deleted Job's (_remove_job).
+            self._pods[uid] = pod
+            self._analyse(job_uid, self._clock())
+            del self._pods[uid]
+        self._unindex(pod)
 
     def _unindex(self, pod: Pod) -> None:
         siblings = self._pods_by_job.get(pod.job_uid, {})

@@ -4,6 +4,7 @@ objects, once-only counters, CronJob history, lazy re-analysis and time-driven r
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 from typing import Any
 
@@ -118,6 +119,18 @@ def test_the_last_exit_stays_when_the_pods_that_showed_it_are_deleted() -> None:
     assert value(state, exit_code, job_name="memory-demo-2", cause="oom_killed") == 137
     state.apply("jobs", "DELETED", oom["job"])
     assert value(state, exit_code, job_name="memory-demo-2") is None
+
+
+def test_a_pod_that_failed_and_went_between_scrapes_still_counts_and_explains() -> None:
+    state = ExporterState(clock=Clock())
+    oom = scenarios.fixture("oomkilled_137")
+    load(state, (oom["job"], oom["pods"]))  # no scrape in between
+    for pod in oom["pods"]:
+        state.apply("pods", "DELETED", pod)
+    exit_code = metrics.JOB_LAST_EXIT_CODE.name
+    assert value(state, exit_code, job_name="memory-demo-2", cause="oom_killed") == 137
+    failures = metrics.CONTAINER_FAILURES_TOTAL.name
+    assert value(state, failures, namespace="mem-example", cause="oom_killed") == 1
 
 
 @pytest.mark.parametrize(
@@ -258,6 +271,20 @@ def test_cronjob_history_is_rebuilt_from_existing_jobs_and_order_does_not_matter
     backward.replace("jobs", None, [j for j, _ in reversed(runs)])
     assert forward.cronjobs == backward.cronjobs
     assert forward.cronjobs[("default", "hourly")].consecutive_failures == 2
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations((2, 3, 4))))
+def test_cronjob_runs_started_in_the_same_second_are_ordered_by_their_scheduled_name(
+    order: tuple[int, ...],
+) -> None:
+    # Timestamps have one-second resolution; CronJob run names end in the scheduled minute.
+    state = ExporterState(clock=Clock())
+    for n in order:
+        load(state, scenarios.cron_run("hourly", n, ok=n == 4, start=-100))
+        text(state)
+    status = state.cronjobs[("default", "hourly")]
+    assert status.last_state == State.SUCCEEDED
+    assert status.consecutive_failures == 0
 
 
 def test_cronjob_history_is_bounded_but_exact() -> None:
