@@ -24,11 +24,15 @@ class Run:
     state: State
     reason: str
     finish: float | None
+    name: str = ""
     deleted: bool = False
 
     @property
-    def order(self) -> tuple[bool, float]:
-        return (self.start is None, self.start or 0.0)  # not started yet: the newest
+    def order(self) -> tuple[bool, float, str]:
+        """Not started yet: the newest. Timestamps have one-second resolution, so runs started
+        in the same second fall back to the name: the CronJob controller names each run
+        `<cronjob>-<scheduled time in minutes>`, which sorts in schedule order."""
+        return (self.start is None, self.start or 0.0, self.name)
 
 
 @dataclass(slots=True)
@@ -99,7 +103,7 @@ class CronJobHistory:
         key = (report.namespace, report.cronjob)
         history = self._by_key.setdefault(key, _History())
         start = report.start_at if report.start_at is not None else created_at
-        run = Run(report.uid, start, report.state, report.reason, report.finish_at)
+        run = Run(report.uid, start, report.state, report.reason, report.finish_at, report.name)
         if history.runs.get(report.uid) == run:
             return None
         history.runs[report.uid] = run
