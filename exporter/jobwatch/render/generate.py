@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from jobwatch.render import alertmanager, dashboard, rules, runbooks
+from jobwatch.render import alertmanager, dashboard, metrics_doc, rules, runbooks
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.errors import RenderError
 from jobwatch.render.paths import repo_root
@@ -31,6 +31,7 @@ def artefacts(cfg: Config) -> dict[str, str]:
     out.update(
         {f"alertmanager/generated/{n}": t for n, t in alertmanager.render_files(cfg).items()}
     )
+    out["docs/metrics.md"] = metrics_doc.render()
     return out
 
 
