@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from jobwatch.metrics import ALL, CRONJOB_LABELS, JOB_LABELS, Metric
 from jobwatch.vocabulary import Cause, HiddenFailure, StallReason, State
 
@@ -15,11 +17,24 @@ exists; per-CronJob series carry `{cron}` and outlive the Jobs. Counters never c
 Values that change with time are exported as `*_timestamp_seconds`: compute ages with `time() - x`.
 """
 
-SECTIONS = (
-    ("Per Job", "jobwatch_job_", lambda m: m.type != "counter"),
-    ("Per CronJob", "jobwatch_cronjob_", lambda m: True),
-    ("Failure counters", "", lambda m: m.type == "counter" and "exporter" not in m.name),
-    ("The exporter itself", "jobwatch_exporter_", lambda m: True),
+
+def _gauge(metric: Metric) -> bool:
+    return metric.type != "counter"
+
+
+def _any(_metric: Metric) -> bool:
+    return True
+
+
+def _failure_counter(metric: Metric) -> bool:
+    return metric.type == "counter" and "exporter" not in metric.name
+
+
+SECTIONS: tuple[tuple[str, str, Callable[[Metric], bool]], ...] = (
+    ("Per Job", "jobwatch_job_", _gauge),
+    ("Per CronJob", "jobwatch_cronjob_", _any),
+    ("Failure counters", "", _failure_counter),
+    ("The exporter itself", "jobwatch_exporter_", _any),
 )
 
 VOCABULARY = (
