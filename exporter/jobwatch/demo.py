@@ -70,7 +70,7 @@ def summary_line(report: JobReport) -> str:
     """What changed about a Job, in one line (the piped view prints it when it changes)."""
     parts = [f"{report.namespace}/{report.name}", _state(report), f"attempts {_attempts(report)}"]
     if report.last_exit is not None:
-        parts.append(f"exit {_exit(report)}")
+        parts.append(_exit(report))
     if report.stall is not None:
         parts.append(f"stall {report.stall.reason.value}")
     if report.hidden_failures:
