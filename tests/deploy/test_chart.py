@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from jobwatch import settings
+from jobwatch.cli import build_parser
 from jobwatch.render.config import load_config
 from jobwatch.render.generate import HELM_FILES, artefacts
 from tests.deploy.chart import (
@@ -196,13 +197,14 @@ def test_no_rbac_when_disabled() -> None:
 
 
 def _parse_serve_args(args: list[str]) -> argparse.Namespace:
+    """Parse with the real `jobwatch` command line, as the image's ENTRYPOINT will."""
     assert args[0] == "serve", "args replace the image CMD, so they must start with the sub-command"
-    parser = argparse.ArgumentParser(prog="jobwatch serve", exit_on_error=False)
-    settings.add_arguments(parser)
     try:
-        return parser.parse_args(args[1:])
-    except (argparse.ArgumentError, SystemExit) as error:
-        pytest.fail(f"jobwatch serve rejects the chart's args {args[1:]}: {error}")
+        parsed = build_parser().parse_args(args)
+    except SystemExit as error:
+        pytest.fail(f"jobwatch rejects the chart's args {args}: exit {error.code}")
+    assert parsed.command == "serve"
+    return parsed
 
 
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
