@@ -223,16 +223,3 @@ async def harness(tmp_path: Path, **sim_options: Any) -> AsyncIterator[Harness]:
                 yield h
             finally:
                 await h.stop()
-                await _drain_watches(sim)
-
-
-async def _drain_watches(sim: SimServer) -> None:
-    """Abort watch streams until none is left for a while. SimServer.stop() drops the open
-    ones once, so a watch request still in flight when an informer is cancelled would register
-    afterwards and hold stop() until its next bookmark (a sim race, not an informer bug)."""
-    quiet = 0
-    for _ in range(100):
-        quiet = quiet + 1 if sim.faults.drop_watches() == 0 else 0
-        if quiet >= 5:
-            return
-        await asyncio.sleep(0.01)
