@@ -97,7 +97,7 @@ class Section:
     title: str
     measures: str
     columns: Sequence[str]
-    rows: list[Sequence[str]]
+    rows: Sequence[Sequence[str]]
     headline: str
     meaning: str
     notes: list[str] = field(default_factory=list)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import pickle
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from kubernetes_asyncio.client import ApiClient
@@ -23,9 +24,13 @@ from jobwatch.sim.store import JOBS
 
 @dataclass(frozen=True)
 class _Response:
-    """What `ApiClient.deserialize` reads: the body text in `.data`."""
+    """What `ApiClient.deserialize` reads of a `RESTResponse`: the body text in `.data`."""
 
     data: str
+
+
+def _response(text: str) -> Any:
+    return _Response(text)
 
 
 def run(rounds: int = 7, target: float = 0.1) -> Section:
@@ -44,12 +49,12 @@ async def _run(rounds: int, target: float) -> Section:
         cases = {
             "orjson.loads": lambda: orjson.loads(line),
             "orjson.loads + parse_pod": lambda: parse_pod(orjson.loads(line)["object"]),
-            "kubernetes_asyncio V1Pod": lambda: api.deserialize(_Response(pod_text), "V1Pod"),
+            "kubernetes_asyncio V1Pod": lambda: api.deserialize(_response(pod_text), "V1Pod"),
         }
         progress(f"parse: {rounds} interleaved rounds of {len(cases)} cases")
         t = interleaved(cases, rounds, target)
-        model_pod = api.deserialize(_Response(pod_text), "V1Pod")
-        model_job = api.deserialize(_Response(json.dumps(raw_job)), "V1Job")
+        model_pod = api.deserialize(_response(pod_text), "V1Pod")
+        model_job = api.deserialize(_response(json.dumps(raw_job)), "V1Job")
     finally:
         await api.close()
     ratio = t.ratio("kubernetes_asyncio V1Pod", "orjson.loads + parse_pod")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import partial
 
 import orjson
 
-from bench.common import Section, fmt_bytes, fmt_ratio, fmt_time, interleaved, progress
+from bench.common import Case, Section, fmt_bytes, fmt_ratio, fmt_time, interleaved, progress
 from bench.workload import Cluster, Raw, cluster
 from jobwatch.state import JOBS, PODS, ExporterState
 
@@ -33,6 +34,22 @@ def _toggled(pod: Raw) -> tuple[Raw, Raw]:
     a["status"]["containerStatuses"][0]["restartCount"] = 1000
     b["status"]["containerStatuses"][0]["restartCount"] = 1001
     return a, b
+
+
+def _cases(state: ExporterState, versions: tuple[Raw, Raw]) -> dict[str, Case]:
+    """Per format: an unchanged scrape, and a pod change (its Job re-rendered) plus a scrape."""
+    flip = [0]
+
+    def changed(openmetrics: bool) -> bytes:
+        flip[0] ^= 1
+        state.apply(PODS, "MODIFIED", versions[flip[0]])
+        return state.exposition(openmetrics)
+
+    cases: dict[str, Case] = {}
+    for name, om in FORMATS.items():
+        cases[f"unchanged {name}"] = partial(state.exposition, om)
+        cases[f"one Job changed {name}"] = partial(changed, om)
+    return cases
 
 
 def _full_render(c: Cluster, openmetrics: bool) -> tuple[float, float]:
@@ -67,18 +84,7 @@ def run(
                 replace_per_object.append(replaced / (len(c.jobs) + len(c.pods)))
         state, _ = _loaded(c)
         bodies = {name: state.exposition(om) for name, om in FORMATS.items()}
-        versions = _toggled(c.pods[len(c.pods) // 2])
-        flip = [0]
-
-        def changed(om: bool) -> bytes:
-            flip[0] ^= 1
-            state.apply(PODS, "MODIFIED", versions[flip[0]])
-            return state.exposition(om)
-
-        cases = {}
-        for name, om in FORMATS.items():
-            cases[f"unchanged {name}"] = lambda om=om: state.exposition(om)
-            cases[f"one Job changed {name}"] = lambda om=om: changed(om)
+        cases = _cases(state, _toggled(c.pods[len(c.pods) // 2]))
         progress(f"scrape: N={n}: {rounds} interleaved rounds of cached / one-changed scrapes")
         t = interleaved(cases, rounds, target)
         for name in FORMATS:
