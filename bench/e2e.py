@@ -201,6 +201,7 @@ async def _run(
         to_ready=to_ready,
         body=len(body),
         every=every,
+        seconds=seconds,
         rss=Rss(rss_before, rss_ready, rss_after, peak_after),
     )
 
@@ -213,6 +214,7 @@ def _section(
     to_ready: float,
     body: int,
     every: float,
+    seconds: float,
     rss: Rss,
 ) -> Section:
     rows = []
@@ -246,7 +248,7 @@ def _section(
         measures=(
             f"The sim API server in its own process with {jobs} Jobs × {pods_per_job} running "
             "pods and the `LoadGenerator` emitting pod MODIFIED events at each rate for "
-            f"{windows[0].seconds if windows else 0:.0f} s; the real `Exporter` (informers, "
+            f"{seconds:g} s; the real `Exporter` (informers, "
             "state, aiohttp server) in the benchmark process, started from a kubeconfig, "
             "`listen_address=127.0.0.1:0`. Time to ready is from `Exporter.__aenter__` to "
             "`wait_ready()` (paged initial LISTs, 500 per page). Received is the increase of "
