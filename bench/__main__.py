@@ -48,7 +48,7 @@ FULL = Plan(
     parse=lambda: parse.run(rounds=7, target=0.1),
     scrape=lambda: scrape.run(sizes=(500, 2000, 5000), rounds=7, full_rounds=3, target=0.05),
     throughput=lambda: throughput.run(jobs=1000, distinct_events=6000, seconds=5.0),
-    e2e=lambda: e2e.run(jobs=1000, pods_per_job=2, rates=(250, 500, 1000, 2000), seconds=5.0),
+    e2e=lambda: e2e.run(jobs=1000, pods_per_job=2, rates=(250, 500, 1000, 2000, 4000), seconds=5.0),
 )
 QUICK = Plan(
     name="quick",

@@ -132,8 +132,8 @@ async def _window(
     stopped = time.perf_counter()
     received = await _events(session, url) - before
     lag = emitted - received
-    drained: float | None = None
-    while time.perf_counter() - stopped < 10:
+    drained: float | None = 0.0 if lag <= 0 else None
+    while drained is None and time.perf_counter() - stopped < 10:
         if await _events(session, url) - before >= emitted:
             drained = time.perf_counter() - stopped
             break
@@ -144,7 +144,7 @@ async def _window(
 def run(
     jobs: int = 1000,
     pods_per_job: int = 2,
-    rates: Sequence[float] = (250, 500, 1000, 2000),
+    rates: Sequence[float] = (250, 500, 1000, 2000, 4000),
     seconds: float = 5.0,
     scrape_every: float = 0.25,
 ) -> Section:
