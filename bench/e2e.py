@@ -9,6 +9,7 @@ exporter's `jobwatch_exporter_events_total{resource="pods",type="MODIFIED"}` fro
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import statistics
 import sys
@@ -50,6 +51,13 @@ class Window:
     drained: float | None
     plain: list[float]
     gzipped: list[float]
+    exporter_cpu: float  # share of one core used by this process during the window
+    sim_cpu: float | None  # the same for the sim process, where /proc says
+
+    @property
+    def sim_bound(self) -> bool:
+        """The sim's process, not the exporter, was the busy one: it could not feed faster."""
+        return self.sim_cpu is not None and self.sim_cpu > 0.75 > self.exporter_cpu
 
     @property
     def keeps_up(self) -> bool:
@@ -78,6 +86,18 @@ class _Sim:
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
+
+
+def _cpu_seconds(pid: int | None = None) -> float | None:
+    """CPU seconds (user + system) of this process, or of `pid` from /proc (None if unknown)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_kib() -> tuple[int, int]:
@@ -121,6 +141,7 @@ async def _window(
     before = await _events(session, url)
     assert await sim.ask(f"start {rate:g}") == "started"
     started = time.perf_counter()
+    cpu_before, sim_before = _cpu_seconds(), _cpu_seconds(sim.process.pid)
     plain: list[float] = []
     gzipped: list[float] = []
     while time.perf_counter() - started < seconds:
@@ -130,6 +151,13 @@ async def _window(
         await asyncio.sleep(every)
     emitted = int((await sim.ask("stop")).split()[1])
     stopped = time.perf_counter()
+    cpu_after, sim_after = _cpu_seconds(), _cpu_seconds(sim.process.pid)
+    assert cpu_before is not None
+    assert cpu_after is not None
+    exporter_cpu = (cpu_after - cpu_before) / (stopped - started)
+    sim_cpu = None
+    if sim_before is not None and sim_after is not None:
+        sim_cpu = (sim_after - sim_before) / (stopped - started)
     received = await _events(session, url) - before
     lag = emitted - received
     drained: float | None = 0.0 if lag <= 0 else None
@@ -138,7 +166,18 @@ async def _window(
             drained = time.perf_counter() - stopped
             break
         await asyncio.sleep(0.05)
-    return Window(rate, emitted, stopped - started, received, lag, drained, plain, gzipped)
+    return Window(
+        rate,
+        emitted,
+        stopped - started,
+        received,
+        lag,
+        drained,
+        plain,
+        gzipped,
+        exporter_cpu,
+        sim_cpu,
+    )
 
 
 def run(
@@ -225,13 +264,31 @@ def _section(
                 f"{w.emitted / w.seconds:,.0f}",
                 f"{w.received / w.seconds:,.0f}",
                 f"{w.lag}",
-                "—" if w.drained is None else fmt_time(w.drained),
-                "yes" if w.keeps_up else "**no**",
+                "none in flight"
+                if w.drained == 0
+                else "—"
+                if w.drained is None
+                else fmt_time(w.drained),
+                f"{w.exporter_cpu:.0%} / " + ("n/a" if w.sim_cpu is None else f"{w.sim_cpu:.0%}"),
+                "yes" if w.keeps_up else "no, sim-bound" if w.sim_bound else "**no**",
                 f"{fmt_time(statistics.median(w.plain))} / {fmt_time(percentile(w.plain, 95))}",
                 f"{fmt_time(statistics.median(w.gzipped))} / {fmt_time(percentile(w.gzipped, 95))}",
             ]
         )
     kept = [w.rate for w in windows if w.keeps_up]
+    best = max((w for w in windows if w.keeps_up), key=lambda w: w.rate, default=None)
+    cpu_note = ""
+    if best is not None and best.received:
+        per_event = best.exporter_cpu * best.seconds / best.received
+        cpu_note = (
+            f" At {best.rate:g} events/s the exporter process used {best.exporter_cpu:.0%} of a "
+            f"core: about {fmt_time(per_event)} of CPU per event over HTTP, scrapes included."
+        )
+    if any(w.sim_bound for w in windows):
+        cpu_note += (
+            " Above that the sim, not the exporter, saturates (sim-bound rows: the sim process "
+            "near a full core while the exporter idles), so this is a lower bound."
+        )
     sustained = (
         f"at least {max(kept):g} events/s"
         if kept
@@ -258,7 +315,8 @@ def _section(
             f"at most {KEEPS_UP:g} s worth of events are in flight at the end (or they drain "
             f"within 1 s). During each window an aiohttp client GETs `/metrics` every {every:g} s, "
             "once without and once with `Accept-Encoding: gzip` (what Prometheus sends); "
-            "latency is median / p95."
+            "latency is median / p95. CPU is each process's user + system time during the "
+            "window as a share of one core (the exporter's includes the scraping client)."
         ),
         columns=[
             "target events/s",
@@ -266,6 +324,7 @@ def _section(
             "received/s",
             "lag at stop",
             "drained after",
+            "CPU exporter / sim",
             "keeps up",
             "scrape plain p50 / p95",
             "scrape gzip p50 / p95",
@@ -273,7 +332,7 @@ def _section(
         rows=rows,
         headline=(
             f"Ready after **{fmt_time(to_ready)}** ({jobs} Jobs, {jobs * pods_per_job} pods); "
-            f"keeps up with **{sustained}**; the /metrics body is {fmt_bytes(body)}; a gzip "
+            f"keeps up with **{sustained}**.{cpu_note} The /metrics body is {fmt_bytes(body)}; a gzip "
             f"scrape costs {gz_ratio:.1f}× a plain one at the lowest rate. RSS grew by "
             f"{fmt_bytes(at_ready)} per tracked Job (with its {pods_per_job} pods) from before "
             f"the exporter started to ready, {fmt_bytes(per_job)} per Job to after the load; "
