@@ -1,0 +1,36 @@
+"""`python -m bench` still runs and reports every section; timings are not asserted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bench.__main__ as bench_main
+import pytest
+from bench import e2e, parse, scrape, throughput
+from bench.__main__ import Plan
+
+TINY = Plan(
+    name="tiny",
+    parse=lambda: parse.run(rounds=1, target=0.002),
+    scrape=lambda: scrape.run(sizes=(4, 8), rounds=1, full_rounds=1, target=0.002),
+    throughput=lambda: throughput.run(jobs=4, distinct_events=40, seconds=0.1, scrape_every=0.02),
+    e2e=lambda: e2e.run(jobs=4, pods_per_job=1, rates=(40,), seconds=0.3, scrape_every=0.1),
+)
+
+
+def test_quick_mode_writes_every_section(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(bench_main, "QUICK", TINY)
+    output = tmp_path / "docs" / "performance.md"
+    assert bench_main.main(["--quick", "--output", str(output)]) == 0
+    report = output.read_text()
+    for title in (
+        "## 1. Parse cost per pod event",
+        "## 2. Scrape cost vs cluster size",
+        "## 3. Event throughput in process",
+        "## 4. End to end over HTTP",
+    ):
+        assert title in report
+    assert report.count("**What it measures.**") == 4
+    assert report.count("**For users.**") == 4
+    for fact in ("| python |", "| cpu count |", "| date (UTC) |", "| command |"):
+        assert fact in report
