@@ -1,9 +1,9 @@
 """The exporter's HTTP face (aiohttp): /metrics, /healthz, /readyz, /livez and a landing page.
 
 A scrape only joins pre-rendered bytes (design principle 4); the body is produced by the state
-object, which caches it between changes. gzip (level 6, the most the issue allows) runs in a
-worker thread so a large body never stalls event processing, and concurrent scrapes of an
-unchanged body share one compression.
+object, which caches it between changes and returns the same bytes object while nothing changed.
+gzip runs in a worker thread so a large body never stalls event processing, and scrapes of an
+unchanged body (concurrent or not) share one compression.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from aiohttp import web
 from jobwatch import __version__
 from jobwatch.exposition import negotiate
 
-GZIP_LEVEL = 6
+GZIP_LEVEL = 1  # half the CPU of level 6 on a 3 MB body for ~20% more bytes
 KEEPALIVE_TIMEOUT = 30.0  # seconds an idle keep-alive connection is held (Prometheus reconnects)
 MAX_REQUEST_BYTES = 64 * 1024  # no endpoint takes a body
 

@@ -70,6 +70,7 @@ class ExporterState:
         self._cron_dirty: set[Key] = set()
         self._generation = 0
         self._cache: dict[bool, tuple[int, bytes]] = {}
+        self._bodies: dict[bool, tuple[int, tuple[bytes, ...], bytes]] = {}
         self._logged: set[tuple[str, str]] = set()
         self.analysed = 0  # analyse() calls so far: scrapes of an unchanged cluster add none
 
@@ -180,17 +181,17 @@ class ExporterState:
             cached = (self._generation, body)
             self._cache[openmetrics] = cached
         tracked = {JOBS: len(self._jobs), PODS: len(self._pods)}
-        return ex.finish(
-            (
-                cached[1],
-                ex.counter(m.JOB_FAILURES_TOTAL, self.failures.jobs.series(), openmetrics),
-                ex.counter(
-                    m.CONTAINER_FAILURES_TOTAL, self.failures.containers.series(), openmetrics
-                ),
-                self.telemetry.render(tracked, openmetrics),
-            ),
-            openmetrics,
+        tail = (
+            ex.counter(m.JOB_FAILURES_TOTAL, self.failures.jobs.series(), openmetrics),
+            ex.counter(m.CONTAINER_FAILURES_TOTAL, self.failures.containers.series(), openmetrics),
+            self.telemetry.render(tracked, openmetrics),
         )
+        last = self._bodies.get(openmetrics)
+        if last is not None and last[0] == cached[0] and last[1] == tail:
+            return last[2]  # the very same object: the server's gzip cache hits on identity
+        body = ex.finish((cached[1], *tail), openmetrics)
+        self._bodies[openmetrics] = (cached[0], tail, body)
+        return body
 
     # --- parsing ----------------------------------------------------------------------------
 

@@ -402,3 +402,13 @@ def test_state_implements_the_sink_and_telemetry_protocols() -> None:
     telemetry: Telemetry = state
     assert sink is telemetry
     logging.getLogger("jobwatch.state").debug("protocols satisfied")
+
+
+def test_an_unchanged_scrape_returns_the_same_body_object() -> None:
+    # The server's gzip cache keys on identity: nothing changed, nothing to compress again.
+    state = ExporterState(clock=Clock())
+    load(state, scenarios.waiting_for_retry())
+    first = state.exposition(False)
+    assert state.exposition(False) is first
+    state.event("pods", "MODIFIED")  # a self-metric changes: a new body
+    assert state.exposition(False) is not first
