@@ -144,15 +144,20 @@ def run(
     growth = {name: flat[name][-1] / flat[name][0] for name in FORMATS}
     size_growth = biggest / smallest
     gzip_note = (
-        "gzip (level 6, as the server does for `Accept-Encoding: gzip`, which Prometheus "
-        "sends) of the text body: "
+        f"gzip (level {GZIP_LEVEL}, as the server does for `Accept-Encoding: gzip`, which "
+        "Prometheus sends) of the text body: "
         + ", ".join(
             f"{fmt_time(g)} at {n} Jobs ({fmt_ratio(g / f)} the unchanged scrape)"
             for n, g, f in zip(sizes, gzipped, flat["text"], strict=True)
         )
         + "."
     )
-    if not same_object:
+    if same_object:
+        gzip_note += (
+            " An unchanged scrape returns the same bytes object, so the server compresses it "
+            "once and later scrapes reuse that until something changes."
+        )
+    else:
         gzip_note += (
             " `exposition()` returns a new bytes object on every call (the cached Job body "
             "joined with the counters and self-metrics), so the server's gzip cache, keyed on "
