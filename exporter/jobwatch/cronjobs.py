@@ -122,6 +122,10 @@ class CronJobHistory:
             del history.runs[old.uid]
         return key
 
+    def drop(self, key: Key) -> bool:
+        """The CronJob itself is gone: forget its runs. True when there was something to drop."""
+        return self._by_key.pop(key, None) is not None
+
     def status(self, key: Key) -> CronJobStatus:
         history = self._by_key[key]
         return summarise(key, list(history.runs.values()), history.carry)

@@ -32,6 +32,15 @@ def _positive(text: str) -> float:
     return value
 
 
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ValueError(f"must be true or false, got {text!r}")
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in allowed:
@@ -92,6 +101,16 @@ class Settings:
         metavar="LABEL",
     )
     """Pods are watched with `labelSelector=<this label>` so only Job pods are listed."""
+
+    watch_cronjobs: bool = _flag(
+        "watch.cronjobs",
+        True,
+        "also list/watch CronJobs, so per-CronJob series go when the CronJob is deleted; false "
+        "if RBAC allows only Jobs and pods (the series then stay until restart)",
+        _bool,
+        "BOOL",
+    )
+    """Watch CronJobs to drop the history of deleted ones (needs list/watch on cronjobs)."""
 
     listen_address: str = _flag(
         "web.listen-address",
@@ -167,6 +186,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         meta = f.metadata
         default = DEFAULTS[f.name]
         shown = ",".join(default) if isinstance(default, tuple) else default
+        if isinstance(default, bool):
+            shown = str(default).lower()
         parser.add_argument(
             f"--{meta['flag']}",
             dest=f.name,

@@ -30,6 +30,7 @@ log = logging.getLogger("jobwatch.state")
 
 JOBS = "jobs"
 PODS = "pods"
+CRONJOBS = "cronjobs"
 MAX_LOGGED = 1024  # distinct malformed objects remembered so each is logged once
 
 R = TypeVar("R", Job, Pod)
@@ -72,6 +73,8 @@ class ExporterState:
         self._cache: dict[bool, tuple[int, bytes]] = {}
         self._bodies: dict[bool, tuple[int, tuple[bytes, ...], bytes]] = {}
         self._logged: set[tuple[str, str]] = set()
+        self._cronjob_names: dict[Key, None] = {}  # CronJobs that exist (when watched)
+        self._watching_cronjobs = False
         self.analysed = 0  # analyse() calls so far: scrapes of an unchanged cluster add none
 
     # --- Sink -------------------------------------------------------------------------------
@@ -91,6 +94,17 @@ class ExporterState:
                     self._remove_pod(uid)
             for pod in pods.values():
                 self._put_pod(pod)
+        elif resource == CRONJOBS:
+            self._watching_cronjobs = True
+            listed = {
+                key for obj in objects if (key := self._cronjob_key(obj, "ADDED")) is not None
+            }
+            self._refresh()  # record runs seen so far before judging which CronJobs are gone
+            known = {*self._cronjob_names, *self.history.names()}
+            for key in [k for k in known if _in_scope(k[0], scope) and k not in listed]:
+                self._cronjob_gone(key)
+            for key in listed:
+                self._cronjob_exists(key)
         else:
             log.warning("ignoring unknown resource %r", resource)
 
@@ -111,6 +125,16 @@ class ExporterState:
                 self._remove_pod(pod.uid)
             else:
                 self._put_pod(pod)
+        elif resource == CRONJOBS:
+            self._watching_cronjobs = True
+            key = self._cronjob_key(obj, event_type)
+            if key is None:
+                return
+            if event_type == "DELETED":
+                self._refresh()
+                self._cronjob_gone(key)
+            else:
+                self._cronjob_exists(key)
         else:
             log.warning("ignoring unknown resource %r", resource)
 
@@ -181,6 +205,8 @@ class ExporterState:
             cached = (self._generation, body)
             self._cache[openmetrics] = cached
         tracked = {JOBS: len(self._jobs), PODS: len(self._pods)}
+        if self._watching_cronjobs:
+            tracked[CRONJOBS] = len(self._cronjob_names)
         tail = (
             ex.counter(m.JOB_FAILURES_TOTAL, self.failures.jobs.series(), openmetrics),
             ex.counter(m.CONTAINER_FAILURES_TOTAL, self.failures.containers.series(), openmetrics),
@@ -226,6 +252,43 @@ class ExporterState:
                 self._logged.clear()
             self._logged.add((resource, where))
             log.warning("skipping malformed %s object %s: %s", resource, where, why)
+
+    # --- CronJobs (only when they are watched) ---------------------------------------------
+
+    def _cronjob_key(self, obj: Any, event_type: str) -> Key | None:
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        if isinstance(meta, dict):
+            namespace, name = meta.get("namespace"), meta.get("name")
+            if isinstance(namespace, str) and isinstance(name, str) and namespace and name:
+                return namespace, name
+        self._malformed(CRONJOBS, obj, f"{event_type} without metadata.namespace/name")
+        return None
+
+    def _cronjob_exists(self, key: Key) -> None:
+        if key in self._cronjob_names:
+            return
+        self._cronjob_names[key] = None
+        # Its Jobs may have arrived first (separate watches): their runs count from now on.
+        for uid, report in self._reports.items():
+            if (report.namespace, report.cronjob) == key:
+                self.history.record(report, self._jobs[uid].created_at)
+                self._cron_dirty.add(key)
+
+    def _cronjob_gone(self, key: Key) -> None:
+        """A deleted CronJob's series go (principle 5); its Jobs, if orphaned, keep theirs."""
+        self._cronjob_names.pop(key, None)
+        self.history.drop(key)
+        self._cron_dirty.discard(key)
+        if self._cron_fragments.pop(key, None) is not None:
+            self._generation += 1
+
+    def _records_runs_of(self, report: JobReport) -> bool:
+        """CronJob history follows the CronJob objects when they are watched."""
+        if not report.cronjob:
+            return False
+        return (
+            not self._watching_cronjobs or (report.namespace, report.cronjob) in self._cronjob_names
+        )
 
     # --- store ------------------------------------------------------------------------------
 
@@ -315,7 +378,10 @@ class ExporterState:
         self._reports[uid] = report
         self._job_fragments[uid] = ex.render_job(report)
         self.failures.observe(report)
-        if (key := self.history.record(report, job.created_at)) is not None:
+        if (
+            self._records_runs_of(report)
+            and (key := self.history.record(report, job.created_at)) is not None
+        ):
             self._cron_dirty.add(key)
         self._generation += 1
         return True

@@ -66,6 +66,7 @@ class SelfMetrics:
     def expect(self, resource: str, scope: str | None) -> None:
         """`resource` in `scope` must complete its first LIST before the exporter is ready."""
         self._expected.add((resource, scope))
+        self._init(resource)  # e.g. cronjobs, watched only when enabled
 
     @property
     def ready(self) -> bool:

@@ -141,7 +141,7 @@ def test_image_tag_defaults_to_app_version_and_digest_pins() -> None:
 # --- RBAC ----------------------------------------------------------------------------------------
 
 EXPECTED_RULES = [
-    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list", "watch"]},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["list", "watch"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
 ]
 
@@ -153,7 +153,7 @@ def _binding_targets_service_account(binding: Manifest, docs: list[Manifest]) ->
     ]
 
 
-def test_cluster_rbac_is_exactly_list_and_watch_on_jobs_and_pods() -> None:
+def test_cluster_rbac_is_exactly_list_and_watch_on_jobs_cronjobs_and_pods() -> None:
     docs = render()
     role = one(docs, "ClusterRole")
     assert role["rules"] == EXPECTED_RULES
@@ -166,6 +166,17 @@ def test_cluster_rbac_is_exactly_list_and_watch_on_jobs_and_pods() -> None:
     _binding_targets_service_account(binding, docs)
     assert not of_kind(docs, "Role")
     assert not of_kind(docs, "RoleBinding")
+
+
+def test_without_the_cronjob_watch_rbac_is_jobs_and_pods_only() -> None:
+    docs = render({"watchCronJobs": False})
+    assert one(docs, "ClusterRole")["rules"] == [
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+    ]
+    args = container(docs)["args"]
+    assert "--watch.cronjobs=false" in args
+    assert settings.from_args(_parse_serve_args(args), environ={}).watch_cronjobs is False
 
 
 def test_namespaced_mode_has_a_role_per_namespace_and_no_cluster_role() -> None:

@@ -255,7 +255,10 @@ def test_namespaces_and_selectors_only_let_matching_objects_through(tmp_path: Pa
     async def body() -> None:
         async with harness(tmp_path) as h:
             conf = h.settings(
-                namespaces=("a", "b"), job_selector="team=data", watch_idle_timeout=5.0
+                namespaces=("a", "b"),
+                job_selector="team=data",
+                watch_idle_timeout=5.0,
+                watch_cronjobs=False,
             )
             for ns in ("a", "b", "c"):
                 data = h.sim.store.create(JOBS, simple_job(ns, "data", {"team": "data"}))
@@ -296,9 +299,12 @@ def test_cluster_wide_when_no_namespaces(tmp_path: Path) -> None:
         async with harness(tmp_path) as h:
             made = informers(h.api, h.settings(), h.sink, h.telemetry)
             assert sorted((i.resource, i.scope, i.label_selector) for i in made) == [
+                ("cronjobs", None, ""),
                 ("jobs", None, ""),
                 ("pods", None, "batch.kubernetes.io/controller-uid"),
             ]
+            unwatched = informers(h.api, h.settings(watch_cronjobs=False), h.sink, h.telemetry)
+            assert [i.resource for i in unwatched] == ["jobs", "pods"]
 
     run(body)
 
@@ -414,7 +420,7 @@ def test_unknown_resource_is_refused(tmp_path: Path) -> None:
     async def body() -> None:
         async with harness(tmp_path) as h:
             with pytest.raises(ValueError, match="unsupported resource"):
-                h.informer("cronjobs")
+                h.informer("deployments")
             await asyncio.sleep(0)
 
     run(body)

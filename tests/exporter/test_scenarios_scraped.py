@@ -24,7 +24,7 @@ from jobwatch import metrics as m
 from jobwatch.metrics import Metric
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
-from jobwatch.sim import JOBS, PODS, SCENARIOS, ScenarioPlayer, SimServer
+from jobwatch.sim import CRONJOBS, JOBS, PODS, SCENARIOS, ScenarioPlayer, SimServer
 from tests.tools import require
 
 PRESENT = object()  # any value
@@ -92,9 +92,11 @@ async def _converged(sim: SimServer, url: str) -> str:
     scrapes in a row agree (the informers may still be delivering the last events)."""
     jobs, _ = sim.store.list(JOBS, None)
     pods, _ = sim.store.list(PODS, None)
+    cronjobs, _ = sim.store.list(CRONJOBS, None)
     want = {
         "jobs": len(jobs),
         "pods": sum(CONTROLLER_UID in p["metadata"].get("labels", {}) for p in pods),
+        "cronjobs": len(cronjobs),
     }
     previous = ""
     while True:

@@ -19,7 +19,7 @@ import pytest
 from jobwatch.monitoring import free_port
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
-from jobwatch.sim import JOBS, ScenarioPlayer, SimServer
+from jobwatch.sim import CRONJOBS, JOBS, ScenarioPlayer, SimServer
 
 JOBWATCH = [sys.executable, "-m", "jobwatch"]
 
@@ -96,6 +96,27 @@ def test_deleted_jobs_leave_no_series(tmp_path: Path) -> None:
                 assert 'job_name="hello"' in await _text(metrics)
                 sim.store.delete(JOBS, "sim-healthy", "hello")
                 await _eventually(lambda: _lacks(metrics, 'job_name="hello"'))
+
+    asyncio.run(body())
+
+
+@pytest.mark.timeout(60)
+def test_a_deleted_cronjob_leaves_no_cronjob_series(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with SimServer("127.0.0.1", 0) as sim:
+            player = ScenarioPlayer(sim.store, speed=500)
+            await player.run(["cronjob_three_failures_then_success"], until_settled=True)
+            config = settings(
+                kubeconfig=str(sim.write_kubeconfig(tmp_path / "kc")),
+                listen_address="127.0.0.1:0",
+            )
+            async with Exporter(config) as exporter:
+                await exporter.wait_ready()
+                metrics = f"{exporter.url}/metrics"
+                series = 'jobwatch_cronjob_last_run_state{namespace="sim-cronjob"'
+                assert series in await _text(metrics)
+                sim.store.delete(CRONJOBS, "sim-cronjob", "nightly-report")
+                await _eventually(lambda: _lacks(metrics, series))
 
     asyncio.run(body())
 

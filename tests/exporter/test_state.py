@@ -412,3 +412,61 @@ def test_an_unchanged_scrape_returns_the_same_body_object() -> None:
     assert state.exposition(False) is first
     state.event("pods", "MODIFIED")  # a self-metric changes: a new body
     assert state.exposition(False) is not first
+
+
+# --- CronJob objects (watched with --watch.cronjobs) -----------------------------------------
+
+
+def cronjob_object(name: str, namespace: str = "default") -> Obj:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "namespace": namespace, "uid": f"cj-{name}"},
+    }
+
+
+def test_a_deleted_cronjob_takes_its_series_with_it() -> None:
+    state = ExporterState(clock=Clock())
+    state.replace("cronjobs", None, [cronjob_object("hourly")])
+    run = scenarios.cron_run("hourly", 1, ok=False, start=-100)
+    load(state, run)
+    failures = metrics.CRONJOB_CONSECUTIVE_FAILURES.name
+    assert value(state, failures, cronjob="hourly") == 1
+    state.apply("cronjobs", "DELETED", cronjob_object("hourly"))
+    assert value(state, failures, cronjob="hourly") is None
+    assert 'job_name="hourly-1"' in text(state)  # the Job itself still exists (orphaned)
+    state.apply("jobs", "MODIFIED", run[0] | {"spec": {"backoffLimit": 1}})
+    state.apply("jobs", "DELETED", run[0])  # the garbage collector, a moment later
+    assert value(state, failures, cronjob="hourly") is None  # a late Job does not bring it back
+    assert state.cronjobs == {}
+
+
+def test_jobs_seen_before_their_cronjob_count_once_it_arrives() -> None:
+    state = ExporterState(clock=Clock())
+    state.replace("cronjobs", None, [])
+    load(state, scenarios.cron_run("hourly", 1, ok=False, start=-100))
+    assert state.cronjobs == {}  # separate watches: the CronJob's ADDED may come later
+    state.apply("cronjobs", "ADDED", cronjob_object("hourly"))
+    assert state.cronjobs[("default", "hourly")].consecutive_failures == 1
+    tracked = metrics.EXPORTER_TRACKED_OBJECTS.name
+    assert value(state, tracked, resource="cronjobs") == 1
+
+
+def test_a_cronjob_deleted_while_disconnected_goes_at_the_relist_in_its_scope_only() -> None:
+    state = ExporterState(clock=Clock())
+    team_b = cronjob_object("nightly", "team-b")
+    state.replace("cronjobs", None, [cronjob_object("hourly"), team_b])
+    load(state, scenarios.cron_run("hourly", 1, ok=True, start=-100))
+    load(state, scenarios.cron_run("nightly", 1, ok=True, start=-100, namespace="team-b"))
+    assert set(state.cronjobs) == {("default", "hourly"), ("team-b", "nightly")}
+    state.replace("cronjobs", "default", [])
+    assert set(state.cronjobs) == {("team-b", "nightly")}
+
+
+def test_without_a_cronjob_watch_history_outlives_everything() -> None:
+    state = ExporterState(clock=Clock())
+    run = scenarios.cron_run("hourly", 1, ok=False, start=-100)
+    load(state, run)
+    state.apply("jobs", "DELETED", run[0])
+    assert state.cronjobs[("default", "hourly")].consecutive_failures == 1
+    assert 'resource="cronjobs"' not in text(state)

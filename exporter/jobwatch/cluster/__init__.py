@@ -23,10 +23,13 @@ __all__ = ["ClusterConfigError", "Informer", "connect", "informers"]
 def informers(
     api: ApiClient, settings: Settings, sink: Sink, telemetry: Telemetry
 ) -> list[Informer]:
-    """Jobs (`job_selector`) and Job pods (existence of `controller_uid_label`): one informer per
-    namespace in `settings.namespaces`, or one cluster-wide each when that is empty."""
+    """Jobs (`job_selector`), Job pods (existence of `controller_uid_label`) and, with
+    `watch_cronjobs`, CronJobs (so a deleted CronJob's series go): one informer per namespace in
+    `settings.namespaces`, or one cluster-wide each when that is empty."""
     scopes: tuple[str | None, ...] = settings.namespaces or (None,)
     selectors = {"jobs": settings.job_selector, "pods": settings.controller_uid_label}
+    if settings.watch_cronjobs:
+        selectors["cronjobs"] = ""
     return [
         Informer(
             api,

@@ -34,7 +34,7 @@ from jobwatch.cluster.sink import Raw, Result, Sink, Telemetry, Verb
 
 log = logging.getLogger("jobwatch.cluster")
 
-API_PATHS = {"jobs": "/apis/batch/v1", "pods": "/api/v1"}
+API_PATHS = {"jobs": "/apis/batch/v1", "pods": "/api/v1", "cronjobs": "/apis/batch/v1"}
 APPLIED_EVENTS = frozenset({"ADDED", "MODIFIED", "DELETED"})
 WATCH_EVENTS = APPLIED_EVENTS | {"BOOKMARK", "ERROR"}
 CONNECT_TIMEOUT = 10.0

@@ -54,10 +54,11 @@ app.kubernetes.io/part-of: jobwatch
 {{- end -}}
 {{- end }}
 
-{{/* The only API access jobwatch needs: list and watch Jobs and Pods (no get, no CronJobs). */}}
+{{/* The only API access jobwatch needs: list and watch Jobs and Pods, and CronJobs when
+watchCronJobs is on (so a deleted CronJob's series go). No get, no writes. */}}
 {{- define "jobwatch.rbacRules" -}}
 - apiGroups: ["batch"]
-  resources: ["jobs"]
+  resources: {{ if .Values.watchCronJobs }}["jobs", "cronjobs"]{{ else }}["jobs"]{{ end }}
   verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["pods"]
