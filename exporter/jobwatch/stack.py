@@ -49,7 +49,7 @@ COMPRESSED_TIME: dict[str, Any] = {
     },
     "alertmanager": {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"},
 }
-# Scenarios whose telling moments pass quickly at full speed; played at half of it so
+# Scenarios whose telling moments pass quickly at full speed; played at a quarter of it so
 # Prometheus (1 s scrapes, 3 s `for:`) sees each state: the CronJob's failing runs before its
 # recovery, and the retries before a success or a BackoffLimitExceeded.
 SLOW_SCENARIOS = (
@@ -57,7 +57,7 @@ SLOW_SCENARIOS = (
     "complete_after_two_failures",
     "backoff_limit_exceeded_never",
 )
-SLOW_FACTOR = 0.5
+SLOW_FACTOR = 0.25
 SCRAPE_INTERVAL = "1s"
 
 
