@@ -188,7 +188,7 @@ EXPORTER_EVENTS_TOTAL = _exporter(
 )
 EXPORTER_PARSE_ERRORS_TOTAL = _exporter(
     "parse_errors_total",
-    "Objects that could not be parsed and were skipped.",
+    "Objects that could not be parsed or analysed and were skipped (see the log).",
     "resource",
     type_="counter",
 )

@@ -371,8 +371,19 @@ class ExporterState:
             self._pods_by_job.get(uid, {}).values(), key=lambda p: (p.created_at or 0.0, p.name)
         )
         previous = self._reports.get(uid)
-        report = _remember_exits(analyse(job, pods, now), previous)
         self.analysed += 1
+        try:
+            report = _remember_exits(analyse(job, pods, now), previous)
+        except Exception as error:  # a bug must cost one Job's series, not the whole scrape
+            self._malformed(
+                JOBS,
+                {"metadata": {"namespace": job.namespace, "name": job.name}},
+                f"cannot analyse: {error!r}",
+            )
+            self._reports.pop(uid, None)
+            if self._job_fragments.pop(uid, None) is not None:
+                self._generation += 1
+            return previous is not None
         if previous == report:
             return False
         self._reports[uid] = report

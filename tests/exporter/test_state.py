@@ -174,6 +174,26 @@ def test_parser_exception_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     assert value(state, metrics.EXPORTER_PARSE_ERRORS_TOTAL.name, resource="pods") == 1
 
 
+def test_an_analysis_bug_costs_one_jobs_series_not_the_scrape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobwatch.analysis.job import analyse
+
+    def fragile(job: Any, pods: Any, now: float) -> Any:
+        if job.name == "retrying":
+            raise RuntimeError("analysis bug")
+        return analyse(job, pods, now)
+
+    monkeypatch.setattr("jobwatch.state.analyse", fragile)
+    state = ExporterState(clock=Clock())
+    oom = scenarios.fixture("oomkilled_137")
+    load(state, (oom["job"], oom["pods"]), scenarios.waiting_for_retry())
+    body = text(state)
+    assert 'job_name="memory-demo-2"' in body
+    assert 'job_name="retrying"' not in body
+    assert value(state, metrics.EXPORTER_PARSE_ERRORS_TOTAL.name, resource="jobs") == 1
+
+
 # --- counters ---------------------------------------------------------------------------------
 
 
