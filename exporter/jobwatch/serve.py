@@ -33,6 +33,8 @@ from jobwatch.state import ExporterState
 
 log = logging.getLogger("jobwatch.serve")
 EXIT_USAGE = 2
+RESTART_INITIAL = 1.0  # seconds before restarting a crashed informer, doubling to RESTART_MAX
+RESTART_MAX = 30.0
 
 
 class Exporter:
@@ -77,11 +79,8 @@ class Exporter:
         self._stack.push_async_callback(runner.cleanup)
         self._stack.push_async_callback(self._cancel_tasks)
         for informer in informers:
-            self._tasks.append(
-                asyncio.create_task(
-                    informer.run(), name=f"{informer.resource}/{informer.scope or '*'}"
-                )
-            )
+            name = f"{informer.resource}/{informer.scope or '*'}"
+            self._tasks.append(asyncio.create_task(self._supervise(informer, name), name=name))
         self._tasks.append(asyncio.create_task(self._resync(), name="resync"))
         log.info(
             "serving",
@@ -94,10 +93,25 @@ class Exporter:
             },
         )
 
+    async def _supervise(self, informer: cluster.Informer, name: str) -> None:
+        """Keep an informer running: a bug that escapes it is logged and the informer restarted
+        (with backoff), so one bad event cannot silently freeze a resource's series."""
+        delay = RESTART_INITIAL
+        while True:
+            try:
+                await informer.run()
+            except Exception:
+                log.exception("informer stopped; restarting", extra={"fields": {"informer": name}})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_MAX)
+
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.settings.resync_period)
-            self.state.resync()
+            try:
+                self.state.resync()
+            except Exception:
+                log.exception("resync failed; retrying next period")
 
     async def _cancel_tasks(self) -> None:
         for task in self._tasks:

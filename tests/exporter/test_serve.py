@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -20,6 +21,7 @@ from jobwatch.monitoring import free_port
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
 from jobwatch.sim import CRONJOBS, JOBS, ScenarioPlayer, SimServer
+from jobwatch.state import ExporterState
 
 JOBWATCH = [sys.executable, "-m", "jobwatch"]
 
@@ -117,6 +119,40 @@ def test_a_deleted_cronjob_leaves_no_cronjob_series(tmp_path: Path) -> None:
                 assert series in await _text(metrics)
                 sim.store.delete(CRONJOBS, "sim-cronjob", "nightly-report")
                 await _eventually(lambda: _lacks(metrics, series))
+
+    asyncio.run(body())
+
+
+@pytest.mark.timeout(60)
+def test_an_informer_that_crashes_is_restarted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bug escaping the informer (here: the store raising once) is an error path no real
+    # component produces on demand, hence the patch.
+    original = ExporterState.apply
+    raised: list[str] = []
+
+    def apply_once_broken(self: ExporterState, resource: str, event_type: str, obj: Any) -> None:
+        if resource == "jobs" and not raised:
+            raised.append(event_type)
+            raise RuntimeError("store bug")
+        original(self, resource, event_type, obj)
+
+    monkeypatch.setattr(ExporterState, "apply", apply_once_broken)
+    monkeypatch.setattr("jobwatch.serve.RESTART_INITIAL", 0.05)
+
+    async def body() -> None:
+        async with SimServer("127.0.0.1", 0) as sim:
+            config = settings(
+                kubeconfig=str(sim.write_kubeconfig(tmp_path / "kc")),
+                listen_address="127.0.0.1:0",
+            )
+            async with Exporter(config) as exporter:
+                await exporter.wait_ready()
+                await ScenarioPlayer(sim.store, speed=500).run(["healthy"], until_settled=True)
+                metrics = f"{exporter.url}/metrics"
+                await _eventually(lambda: _has(metrics, 'job_name="hello"'))
+        assert raised
 
     asyncio.run(body())
 
