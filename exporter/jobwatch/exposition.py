@@ -189,6 +189,17 @@ def families(metrics: Sequence[Metric], fragments: Sequence[Fragments], openmetr
     return b"".join(family(metric, fragments, openmetrics) for metric in metrics)
 
 
+def joined_families(
+    metrics: Sequence[Metric], samples: Mapping[str, bytes], openmetrics: bool
+) -> bytes:
+    """Families whose samples are already joined across objects (`samples` by family name)."""
+    return b"".join(
+        header(metric, openmetrics).encode() + body
+        for metric in metrics
+        if (body := samples.get(metric.name))
+    )
+
+
 def counter(metric: Metric, series: Iterable[CounterSeries], openmetrics: bool) -> bytes:
     """A counter family; OpenMetrics adds a `_created` sample per series."""
     lines: list[str] = []

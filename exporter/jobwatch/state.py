@@ -67,6 +67,10 @@ class ExporterState:
         self._dirty: set[str] = set()
         self._reports: dict[str, JobReport] = {}
         self._job_fragments: dict[str, ex.Fragments] = {}
+        # Per family, the samples of every Job joined: one changed Job re-joins only the
+        # families whose lines it changed, not all of them.
+        self._family_samples: dict[str, bytes] = {}
+        self._stale_families: set[str] = set()
         self._cron_fragments: dict[Key, ex.Fragments] = {}
         self._cron_dirty: set[Key] = set()
         self._generation = 0
@@ -198,7 +202,8 @@ class ExporterState:
         self._refresh()
         cached = self._cache.get(openmetrics)
         if cached is None or cached[0] != self._generation:
-            body = ex.families(ex.JOB_FAMILIES, list(self._job_fragments.values()), openmetrics)
+            self._join_stale_families()
+            body = ex.joined_families(ex.JOB_FAMILIES, self._family_samples, openmetrics)
             body += ex.families(
                 ex.CRONJOB_FAMILIES, list(self._cron_fragments.values()), openmetrics
             )
@@ -304,7 +309,7 @@ class ExporterState:
             self._analyse(uid, self._clock())
             self._dirty.discard(uid)
         del self._jobs[uid]
-        self._job_fragments.pop(uid, None)
+        self._set_fragments(uid, None)
         self.failures.forget(uid)
         report = self._reports.pop(uid, None)
         if report is not None and (key := self.history.deleted(report)) is not None:
@@ -356,6 +361,21 @@ class ExporterState:
         if changed:
             self.telemetry.rendered(time.perf_counter() - started)
 
+    def _set_fragments(self, uid: str, fragments: ex.Fragments | None) -> None:
+        old = self._job_fragments.get(uid, {})
+        new = fragments or {}
+        if fragments is None:
+            self._job_fragments.pop(uid, None)
+        else:
+            self._job_fragments[uid] = fragments  # in place: families keep one Job order
+        self._stale_families.update(n for n in old.keys() | new.keys() if old.get(n) != new.get(n))
+
+    def _join_stale_families(self) -> None:
+        fragments = self._job_fragments.values()
+        for name in self._stale_families:
+            self._family_samples[name] = b"".join(f[name] for f in fragments if name in f)
+        self._stale_families.clear()
+
     def _render_cronjobs(self) -> None:
         """Once per refresh, however many of a CronJob's runs changed."""
         for key in self._cron_dirty:
@@ -381,13 +401,14 @@ class ExporterState:
                 f"cannot analyse: {error!r}",
             )
             self._reports.pop(uid, None)
-            if self._job_fragments.pop(uid, None) is not None:
+            if self._job_fragments.get(uid) is not None:
+                self._set_fragments(uid, None)
                 self._generation += 1
             return previous is not None
         if previous == report:
             return False
         self._reports[uid] = report
-        self._job_fragments[uid] = ex.render_job(report)
+        self._set_fragments(uid, ex.render_job(report))
         self.failures.observe(report)
         if (
             self._records_runs_of(report)
