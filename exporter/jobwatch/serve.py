@@ -109,7 +109,11 @@ class Exporter:
         while True:
             await asyncio.sleep(self.settings.resync_period)
             try:
-                self.state.resync()
+                self.state.expire()
+                while True:
+                    if self.state.refresh_step():
+                        break
+                    await asyncio.sleep(0)  # let events and scrapes in between steps
             except Exception:
                 log.exception("resync failed; retrying next period")
 

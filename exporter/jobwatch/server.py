@@ -23,6 +23,7 @@ from jobwatch.exposition import negotiate
 GZIP_LEVEL = 1  # half the CPU of level 6 on a 3 MB body for ~20% more bytes
 KEEPALIVE_TIMEOUT = 30.0  # seconds an idle keep-alive connection is held (Prometheus reconnects)
 MAX_REQUEST_BYTES = 64 * 1024  # no endpoint takes a body
+MAX_REFRESH_STEPS = 100  # then the scrape finishes what is left in one go, however busy
 
 
 class MetricsSource(Protocol):
@@ -35,6 +36,9 @@ class MetricsSource(Protocol):
     def last_heartbeat(self) -> float | None: ...
 
     def exposition(self, openmetrics: bool) -> bytes: ...
+
+    def refresh_step(self) -> bool:
+        """Do a bounded part of the pending work; True when none is left."""
 
 
 class _Compressor:
@@ -82,6 +86,10 @@ def build_app(
 
     async def metrics(request: web.Request) -> web.Response:
         openmetrics, content_type = negotiate(request.headers.get("Accept", ""))
+        for _ in range(MAX_REFRESH_STEPS):  # yield to event processing between steps
+            if source.refresh_step():
+                break
+            await asyncio.sleep(0)
         body = source.exposition(openmetrics)
         headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
         if "gzip" in request.headers.get("Accept-Encoding", ""):

@@ -31,6 +31,7 @@ log = logging.getLogger("jobwatch.state")
 JOBS = "jobs"
 PODS = "pods"
 CRONJOBS = "cronjobs"
+REFRESH_STEP = 250  # Jobs analysed per step: a few tens of milliseconds at most
 MAX_LOGGED = 1024  # distinct malformed objects remembered so each is logged once
 
 R = TypeVar("R", Job, Pod)
@@ -184,6 +185,29 @@ class ExporterState:
         """Per (namespace, cronjob) history, including runs whose Jobs are deleted."""
         self._refresh()
         return {key: self.history.status(key) for key in self.history.names()}
+
+    def refresh_step(self, budget: int = REFRESH_STEP) -> bool:
+        """Analyse at most `budget` changed Jobs; True once none is left. The server and the
+        resync loop call this between awaits, so a big backlog (the first scrape of a large
+        cluster, a resync) never holds the event loop for long."""
+        if len(self._dirty) <= budget:
+            self._refresh()
+            return True
+        started = time.perf_counter()
+        now = self._clock()
+        changed = 0
+        for _ in range(budget):
+            uid = self._dirty.pop()
+            if uid in self._jobs:
+                changed += self._analyse(uid, now)
+        if changed:
+            self.telemetry.rendered(time.perf_counter() - started)
+        return False
+
+    def expire(self) -> None:
+        """Mark every Job for re-analysis at the current time (stalls and retries depend on
+        it); `refresh_step` or the next scrape does the work, re-rendering only what changed."""
+        self._dirty.update(self._jobs)
 
     def resync(self) -> int:
         """Re-analyse every Job at the current time (stalls and retries depend on it); re-render

@@ -23,6 +23,9 @@ class Source:
     last_heartbeat: float | None = None
     renders: list[bool] = field(default_factory=list)
 
+    def refresh_step(self) -> bool:
+        return True
+
     def exposition(self, openmetrics: bool) -> bytes:
         self.renders.append(openmetrics)
         return b"# EOF\n" if openmetrics else b"x 1\n" * 1000

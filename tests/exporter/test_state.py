@@ -529,3 +529,22 @@ def test_incremental_scrapes_equal_a_fresh_render_after_a_sequence_of_changes() 
     fresh.replace("pods", None, list(pods.values()))
     assert _job_lines(live) == _job_lines(fresh)
     assert len(_job_lines(live)) > 50
+
+
+def test_refresh_steps_do_bounded_work_and_end_where_a_full_refresh_would() -> None:
+    runs = [scenarios.fixture_pair(f.stem) for f in sorted(scenarios.FIXTURES.glob("*.json"))]
+    stepped = ExporterState(clock=Clock())
+    whole = ExporterState(clock=Clock())
+    for state in (stepped, whole):
+        state.replace("jobs", None, [j for j, _ in runs])
+        state.replace("pods", None, [p for _, pods in runs for p in pods])
+    steps = 1
+    while not stepped.refresh_step(budget=2):
+        assert stepped.analysed == 2 * steps
+        steps += 1
+    assert steps == (len(runs) + 1) // 2
+    assert _job_lines(stepped) == _job_lines(whole)
+    analysed = stepped.analysed
+    stepped.expire()
+    assert stepped.refresh_step(budget=100)
+    assert stepped.analysed == analysed + len(runs)
