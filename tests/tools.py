@@ -1,18 +1,36 @@
-"""External binaries the tests run for real. Missing in CI (CI=true) is a failure, never a skip."""
+"""External tools the tests run for real. Missing in CI (CI=true) is a failure, never a skip."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def unavailable(message: str) -> NoReturn:
+    """A tool the test needs is missing: fail under CI=true, skip on a developer machine."""
+    if in_ci():
+        pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+    pytest.skip(message)
+
+
 def require(*tools: str) -> None:
     missing = [t for t in tools if shutil.which(t) is None]
-    if not missing:
-        return
-    message = f"missing {', '.join(missing)}: run `make tools`"
-    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-        pytest.fail(message)
-    pytest.skip(message)
+    if missing:
+        unavailable(f"missing {', '.join(missing)}: run `make tools`")
+
+
+def tool_path(name: str) -> str:
+    """Path to a binary: on PATH or next to this interpreter (`.venv/bin`, for PyPI tools)."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        unavailable(f"missing {name}: run `make setup` / `make tools`")
+    return found

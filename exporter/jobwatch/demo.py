@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 import time
 from collections.abc import Iterable
@@ -22,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jobwatch.analysis.report import JobReport
+from jobwatch.interrupt import run_until_interrupted
 from jobwatch.monitoring import WebhookReceiver
 from jobwatch.sim import DEFAULT_SPEED, SCENARIOS
 from jobwatch.stack import Stack, alerting_tools_missing, run_stack
@@ -238,16 +237,8 @@ def _demo(args: argparse.Namespace) -> int:
     if not console.is_terminal:  # a log file: wide lines beat wrapped tables
         console = Console(highlight=False, width=PIPED_WIDTH)
 
-    async def main() -> None:
-        task = asyncio.create_task(run_demo(args, console))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
     try:
-        asyncio.run(main())
+        run_until_interrupted(run_demo(args, console))
     except OSError as error:
         print(f"jobwatch demo: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -20,8 +20,9 @@ import sys
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from jobwatch import __version__, cluster, logs, server
+from jobwatch import __version__, logs, server
 from jobwatch.settings import (
     Settings,
     SettingsError,
@@ -30,6 +31,9 @@ from jobwatch.settings import (
     split_listen_address,
 )
 from jobwatch.state import ExporterState
+
+if TYPE_CHECKING:  # kubernetes_asyncio takes seconds to import: only `serve` pays for it
+    from jobwatch.cluster import Informer
 
 log = logging.getLogger("jobwatch.serve")
 EXIT_USAGE = 2
@@ -63,6 +67,8 @@ class Exporter:
         return self
 
     async def _start(self) -> None:
+        from jobwatch import cluster
+
         s = self.settings
         host, port = split_listen_address(s.listen_address)
         api = await self._stack.enter_async_context(cluster.connect(s))
@@ -93,7 +99,7 @@ class Exporter:
             },
         )
 
-    async def _supervise(self, informer: cluster.Informer, name: str) -> None:
+    async def _supervise(self, informer: Informer, name: str) -> None:
         """Keep an informer running: a bug that escapes it is logged and the informer restarted
         (with backoff), so one bad event cannot silently freeze a resource's series."""
         delay = RESTART_INITIAL
@@ -110,35 +116,24 @@ class Exporter:
             await asyncio.sleep(self.settings.resync_period)
             try:
                 self.state.expire()
-                while True:
-                    if self.state.refresh_step():
-                        break
-                    await asyncio.sleep(0)  # let events and scrapes in between steps
+                await self.state.settle()
             except Exception:
                 log.exception("resync failed; retrying next period")
 
     async def _cancel_tasks(self) -> None:
+        # Every task catches and logs its own failures (_supervise, _resync): only cancel here.
         for task in self._tasks:
             task.cancel()
-        results = await asyncio.gather(*self._tasks, return_exceptions=True)
-        for task, result in zip(self._tasks, results, strict=True):
-            if isinstance(result, Exception):
-                log.error(
-                    "task failed", exc_info=result, extra={"fields": {"task": task.get_name()}}
-                )
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
     async def wait_ready(self, within: float = 30.0) -> None:
         """Until every informer finished its first LIST; TimeoutError after `within` seconds."""
         async with asyncio.timeout(within):
-            while not self.state.ready:
-                self._raise_if_crashed()
+            while True:
+                if self.state.ready:
+                    return
                 await asyncio.sleep(0.05)
-
-    def _raise_if_crashed(self) -> None:
-        for task in self._tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise RuntimeError(f"{task.get_name()} stopped: {task.exception()}")
 
     async def __aexit__(
         self,
@@ -161,6 +156,8 @@ async def run_until_signalled(settings: Settings) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from jobwatch.cluster import ClusterConfigError
+
     try:
         settings = from_args(args)
         split_listen_address(settings.listen_address)
@@ -170,7 +167,7 @@ def _serve(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(run_until_signalled(settings))
-    except cluster.ClusterConfigError as error:
+    except ClusterConfigError as error:
         print(f"jobwatch serve: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:

@@ -37,8 +37,8 @@ class MetricsSource(Protocol):
 
     def exposition(self, openmetrics: bool) -> bytes: ...
 
-    def refresh_step(self) -> bool:
-        """Do a bounded part of the pending work; True when none is left."""
+    async def settle(self, max_steps: int | None = None) -> None:
+        """Do the pending work in bounded steps, yielding to the event loop between them."""
 
 
 class _Compressor:
@@ -86,10 +86,7 @@ def build_app(
 
     async def metrics(request: web.Request) -> web.Response:
         openmetrics, content_type = negotiate(request.headers.get("Accept", ""))
-        for _ in range(MAX_REFRESH_STEPS):  # yield to event processing between steps
-            if source.refresh_step():
-                break
-            await asyncio.sleep(0)
+        await source.settle(MAX_REFRESH_STEPS)
         body = source.exposition(openmetrics)
         headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
         if "gzip" in request.headers.get("Accept-Encoding", ""):

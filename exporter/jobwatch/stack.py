@@ -4,7 +4,7 @@ generated routing and templates, notifying a local webhook receiver.
 
 `jobwatch demo` and the end-to-end tests both run this, so the demo is what the tests prove.
 Time is compressed: the sim plays scenarios `speed` times faster than real, and the rules are
-rendered with short `for:` and thresholds (`COMPRESSED_TIME`) so alerts fire within seconds.
+rendered with short `for:` and thresholds (`compressed_time`) so alerts fire within seconds.
 """
 
 from __future__ import annotations
@@ -38,17 +38,23 @@ from jobwatch.sim import DEFAULT_SPEED, ScenarioPlayer, SimServer
 from jobwatch.sim.player import select
 
 ALERT_FOR = "3s"
-# Rule knobs for a demo that plays a day of Job trouble in a minute. Everything else is default.
-COMPRESSED_TIME: dict[str, Any] = {
-    "alerts": {
-        **{name: {"for": ALERT_FOR} for name in load_config()["alerts"]},
-        "JobStalled": {"for": ALERT_FOR, "threshold": "8s"},
-        "JobHighRestarts": {"for": ALERT_FOR, "window": "1m", "threshold": 2},
-        "JobwatchDown": {"for": "20s"},
-        "JobwatchWatchStale": {"for": "20s", "threshold": "2m"},
-    },
-    "alertmanager": {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"},
-}
+
+
+def compressed_time(cfg: Config) -> dict[str, Any]:
+    """Rule knobs for a demo that plays a day of Job trouble in a minute: every alert of `cfg`
+    (the defaults) gets a short `for:`; everything else stays as it is."""
+    return {
+        "alerts": {
+            **{name: {"for": ALERT_FOR} for name in cfg["alerts"]},
+            "JobStalled": {"for": ALERT_FOR, "threshold": "8s"},
+            "JobHighRestarts": {"for": ALERT_FOR, "window": "1m", "threshold": 2},
+            "JobwatchDown": {"for": "20s"},
+            "JobwatchWatchStale": {"for": "20s", "threshold": "2m"},
+        },
+        "alertmanager": {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"},
+    }
+
+
 # Scenarios whose telling moments pass quickly at full speed; played at a quarter of it so
 # Prometheus (1 s scrapes, 3 s `for:`) sees each state: the CronJob's failing runs before its
 # recovery, and the retries before a success or a BackoffLimitExceeded.
@@ -106,25 +112,21 @@ def _split(names: Sequence[str]) -> tuple[list[str], list[str]]:
 
 @contextlib.asynccontextmanager
 async def _alerting(
-    stack: Stack, overrides: Mapping[str, Any], progress: Callable[[str], None]
+    stack: Stack, overrides: Mapping[str, Any] | None, progress: Callable[[str], None]
 ) -> AsyncIterator[None]:
-    cfg = load_config(overrides=overrides)
+    defaults = load_config()
+    cfg = load_config(overrides=compressed_time(defaults) if overrides is None else overrides)
     stack.rule_config = cfg
     rule_files = write_rules(stack.directory / "rules", cfg=cfg, formats=("prometheus",))
     async with run_webhook_receiver() as receiver:
         stack.receiver = receiver
-        am_cfg = load_config(
-            overrides={
-                **overrides,
-                "alertmanager": {
-                    **overrides.get("alertmanager", {}),
-                    "webhook_url": receiver.url,
-                    "slack_api_url": receiver.slack_url,
-                    # Nothing listens on port 1: email delivery fails fast and harmlessly.
-                    "email_smarthost": "127.0.0.1:1",
-                },
-            }
-        )
+        receivers = {
+            "webhook_url": receiver.url,
+            "slack_api_url": receiver.slack_url,
+            # Nothing listens on port 1: email delivery fails fast and harmlessly.
+            "email_smarthost": "127.0.0.1:1",
+        }
+        am_cfg = {**cfg, "alertmanager": {**cfg["alertmanager"], **receivers}}
         am_file = write_alertmanager(stack.directory / "alertmanager", am_cfg)
         progress("starting Alertmanager")
         async with run_alertmanager(am_file) as am:
@@ -146,11 +148,12 @@ async def run_stack(
     speed: float = DEFAULT_SPEED,
     port: int = 0,
     alerting: bool = True,
-    overrides: Mapping[str, Any] = COMPRESSED_TIME,
+    overrides: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] = lambda _message: None,
 ) -> AsyncIterator[Stack]:
     """Start the sim, the exporter and (with `alerting`) Prometheus and Alertmanager, then the
-    scenarios; yield once the exporter is ready. Stops everything it started on exit."""
+    scenarios; yield once the exporter is ready. Stops everything it started on exit. The rules
+    use `overrides` over the defaults, or `compressed_time` when None."""
     names = [s.name for s in select(scenarios)]  # UnknownScenarioError before starting anything
     fast, slow = _split(names)
     with tempfile.TemporaryDirectory(prefix="jobwatch-demo-") as tmp:

@@ -9,10 +9,12 @@ Deleted Jobs lose their series at once; CronJob history and counters outlive the
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import itertools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -20,10 +22,10 @@ from jobwatch import exposition as ex
 from jobwatch import metrics as m
 from jobwatch.analysis.job import analyse
 from jobwatch.analysis.report import JobReport
-from jobwatch.cluster.sink import Raw, Result, Verb
 from jobwatch.counters import FailureCounters
 from jobwatch.cronjobs import CronJobHistory, Key
 from jobwatch.model import Job, Pod, parse_job, parse_pod
+from jobwatch.sink import Raw, Result, Verb
 from jobwatch.telemetry import SelfMetrics
 
 log = logging.getLogger("jobwatch.state")
@@ -86,19 +88,25 @@ class ExporterState:
 
     def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
         if resource == JOBS:
-            jobs = self._parse_all(resource, objects, parse_job)
-            for uid in [u for u, j in self._jobs.items() if _in_scope(j.namespace, scope)]:
-                if uid not in jobs:
-                    self._remove_job(uid)
-            for job in jobs.values():
-                self._put_job(job)
+            self._replace_records(
+                resource,
+                scope,
+                objects,
+                parse=parse_job,
+                current=self._jobs,
+                put=self._put_job,
+                remove=self._remove_job,
+            )
         elif resource == PODS:
-            pods = self._parse_all(resource, objects, parse_pod)
-            for uid in [u for u, p in self._pods.items() if _in_scope(p.namespace, scope)]:
-                if uid not in pods:
-                    self._remove_pod(uid)
-            for pod in pods.values():
-                self._put_pod(pod)
+            self._replace_records(
+                resource,
+                scope,
+                objects,
+                parse=parse_pod,
+                current=self._pods,
+                put=self._put_pod,
+                remove=self._remove_pod,
+            )
         elif resource == CRONJOBS:
             self._watching_cronjobs = True
             listed = {
@@ -115,21 +123,23 @@ class ExporterState:
 
     def apply(self, resource: str, event_type: str, obj: Raw) -> None:
         if resource == JOBS:
-            job = self._parse(resource, obj, parse_job)
-            if job is None:
-                return
-            if event_type == "DELETED":
-                self._remove_job(job.uid)
-            else:
-                self._put_job(job)
+            self._apply_record(
+                resource,
+                event_type,
+                obj,
+                parse=parse_job,
+                put=self._put_job,
+                remove=self._remove_job,
+            )
         elif resource == PODS:
-            pod = self._parse(resource, obj, parse_pod)
-            if pod is None:
-                return
-            if event_type == "DELETED":
-                self._remove_pod(pod.uid)
-            else:
-                self._put_pod(pod)
+            self._apply_record(
+                resource,
+                event_type,
+                obj,
+                parse=parse_pod,
+                put=self._put_pod,
+                remove=self._remove_pod,
+            )
         elif resource == CRONJOBS:
             self._watching_cronjobs = True
             key = self._cronjob_key(obj, event_type)
@@ -193,16 +203,18 @@ class ExporterState:
         if len(self._dirty) <= budget:
             self._refresh()
             return True
-        started = time.perf_counter()
-        now = self._clock()
-        changed = 0
-        for _ in range(budget):
-            uid = self._dirty.pop()
-            if uid in self._jobs:
-                changed += self._analyse(uid, now)
-        if changed:
-            self.telemetry.rendered(time.perf_counter() - started)
+        self._analyse_batch([self._dirty.pop() for _ in range(budget)])
         return False
+
+    async def settle(self, max_steps: int | None = None) -> None:
+        """`refresh_step` until nothing is left, yielding to the event loop between steps;
+        after `max_steps` steps the rest is done in one go."""
+        steps = itertools.count() if max_steps is None else range(max_steps)
+        for _ in steps:
+            if self.refresh_step():
+                return
+            await asyncio.sleep(0)
+        self._refresh()
 
     def expire(self) -> None:
         """Mark every Job for re-analysis at the current time (stalls and retries depend on
@@ -212,14 +224,8 @@ class ExporterState:
     def resync(self) -> int:
         """Re-analyse every Job at the current time (stalls and retries depend on it); re-render
         only those whose report changed. Returns how many changed."""
-        started = time.perf_counter()
-        now = self._clock()
-        changed = sum(self._analyse(uid, now) for uid in list(self._jobs))
-        self._dirty.clear()
-        self._render_cronjobs()
-        if changed:
-            self.telemetry.rendered(time.perf_counter() - started)
-        return changed
+        self.expire()
+        return self._refresh()
 
     def exposition(self, openmetrics: bool) -> bytes:
         """The whole /metrics body in text 0.0.4 or OpenMetrics 1.0.0."""
@@ -264,11 +270,43 @@ class ExporterState:
         self._malformed(resource, obj, why)
         return None
 
-    def _parse_all(
-        self, resource: str, objects: Sequence[Raw], parse: Callable[[Raw], R]
-    ) -> dict[str, R]:
-        records = (self._parse(resource, obj, parse) for obj in objects)
-        return {r.uid: r for r in records if r is not None}
+    def _replace_records(
+        self,
+        resource: str,
+        scope: str | None,
+        objects: Sequence[Raw],
+        *,
+        parse: Callable[[Raw], R],
+        current: Mapping[str, R],
+        put: Callable[[R], None],
+        remove: Callable[[str], None],
+    ) -> None:
+        """Replace semantics: exactly `objects` exist in `scope` afterwards."""
+        parsed = (self._parse(resource, obj, parse) for obj in objects)
+        listed = {r.uid: r for r in parsed if r is not None}
+        for uid in [u for u, r in current.items() if _in_scope(r.namespace, scope)]:
+            if uid not in listed:
+                remove(uid)
+        for record in listed.values():
+            put(record)
+
+    def _apply_record(
+        self,
+        resource: str,
+        event_type: str,
+        obj: Raw,
+        *,
+        parse: Callable[[Raw], R],
+        put: Callable[[R], None],
+        remove: Callable[[str], None],
+    ) -> None:
+        record = self._parse(resource, obj, parse)
+        if record is None:
+            return
+        if event_type == "DELETED":
+            remove(record.uid)
+        else:
+            put(record)
 
     def _malformed(self, resource: str, obj: Any, why: str) -> None:
         self.telemetry.parse_error(resource)
@@ -329,9 +367,7 @@ class ExporterState:
     def _remove_job(self, uid: str) -> None:
         if uid not in self._jobs:
             return
-        if uid in self._dirty:  # count and record what happened since the last scrape
-            self._analyse(uid, self._clock())
-            self._dirty.discard(uid)
+        self._analyse_pending(uid)
         del self._jobs[uid]
         self._set_fragments(uid, None)
         self.failures.forget(uid)
@@ -353,16 +389,11 @@ class ExporterState:
         self._dirty.add(pod.job_uid)
 
     def _remove_pod(self, uid: str) -> None:
-        pod = self._pods.pop(uid, None)
+        pod = self._pods.get(uid)
         if pod is None:
             return
-        job_uid = pod.job_uid
-        if job_uid in self._dirty and job_uid in self._jobs:
-            # What this pod showed since the last scrape (its exit code, its failures) must be
-            # counted and remembered before it goes, like a deleted Job's (_remove_job).
-            self._pods[uid] = pod
-            self._analyse(job_uid, self._clock())
-            del self._pods[uid]
+        self._analyse_pending(pod.job_uid)
+        del self._pods[uid]
         self._unindex(pod)
 
     def _unindex(self, pod: Pod) -> None:
@@ -374,16 +405,27 @@ class ExporterState:
 
     # --- analysis and rendering -------------------------------------------------------------
 
-    def _refresh(self) -> None:
-        if not self._dirty and not self._cron_dirty:
-            return
+    def _analyse_pending(self, uid: str) -> None:
+        """Before a Job or one of its pods goes: count and record what changed since the last
+        scrape (an exit code, a failure), or it would be lost with the object."""
+        if uid in self._dirty and uid in self._jobs:
+            self._dirty.discard(uid)
+            self._analyse_batch([uid])
+
+    def _analyse_batch(self, uids: Iterable[str]) -> int:
+        """Analyse these Jobs at one `now`; returns how many reports changed."""
         started = time.perf_counter()
         now = self._clock()
-        changed = sum(self._analyse(uid, now) for uid in self._dirty if uid in self._jobs)
-        self._dirty.clear()
-        self._render_cronjobs()
+        changed = sum(self._analyse(uid, now) for uid in uids if uid in self._jobs)
         if changed:
             self.telemetry.rendered(time.perf_counter() - started)
+        return changed
+
+    def _refresh(self) -> int:
+        changed = self._analyse_batch(self._dirty)
+        self._dirty.clear()
+        self._render_cronjobs()
+        return changed
 
     def _set_fragments(self, uid: str, fragments: ex.Fragments | None) -> None:
         old = self._job_fragments.get(uid, {})

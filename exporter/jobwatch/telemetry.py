@@ -9,8 +9,8 @@ from typing import get_args
 from jobwatch import __version__
 from jobwatch import exposition as ex
 from jobwatch import metrics as m
-from jobwatch.cluster.sink import Result, Verb
 from jobwatch.counters import Counter
+from jobwatch.sink import Result, Verb
 
 RESOURCES = ("jobs", "pods")
 EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
@@ -18,7 +18,7 @@ OTHER_EVENT = "OTHER"  # anything else the server sends: the label set stays bou
 
 
 class SelfMetrics:
-    """Implements `jobwatch.cluster.sink.Telemetry`, plus readiness and liveness facts."""
+    """Implements `jobwatch.sink.Telemetry`, plus readiness and liveness facts."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock

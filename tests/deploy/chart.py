@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from jobwatch.render.paths import repo_root
+from tests.tools import tool_path, unavailable
 
 ROOT = repo_root()
 CHART_DIR = ROOT / "helm" / "jobwatch"
@@ -83,9 +79,7 @@ def helm() -> Any:
     try:
         import helm_python
     except ImportError as error:  # pragma: no cover - depends on the environment
-        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-            pytest.fail(f"helm-python-sdk is not importable ({error}): run `make setup`")
-        pytest.skip(f"helm-python-sdk is not importable ({error})")
+        unavailable(f"helm-python-sdk is not importable ({error}): run `make setup`")
     return helm_python
 
 
@@ -133,15 +127,4 @@ def container(docs: list[Manifest]) -> Manifest:
     return found
 
 
-def tool(name: str) -> str:
-    """Path to a binary: on PATH or next to this interpreter (`.venv/bin`, for PyPI-shipped tools).
-
-    Missing in CI (CI=true) is a failure, never a skip.
-    """
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if found:
-        return found
-    message = f"missing {name}: run `make setup` / `make tools`"
-    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-        pytest.fail(message)
-    pytest.skip(message)
+tool = tool_path  # the shared helper: fails in CI, skips elsewhere

@@ -17,12 +17,12 @@ from typing import Any
 from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster import Informer, connect
-from jobwatch.cluster.sink import Raw, Result, Verb
 from jobwatch.settings import Settings, settings
 from jobwatch.sim.objects import container, new_job, pod_for_job
 from jobwatch.sim.selectors import parse_label_selector
 from jobwatch.sim.server import SimServer
 from jobwatch.sim.store import JOBS, PODS, Obj
+from jobwatch.sink import Raw, Result, Verb
 
 RESOURCES = {"jobs": JOBS, "pods": PODS}
 CONVERGE_TIMEOUT = 10.0

@@ -19,11 +19,17 @@ import pytest
 
 from jobwatch.monitoring import free_port
 from jobwatch.serve import Exporter
-from jobwatch.settings import settings
+from jobwatch.settings import Settings, settings
 from jobwatch.sim import CRONJOBS, JOBS, ScenarioPlayer, SimServer
 from jobwatch.state import ExporterState
 
 JOBWATCH = [sys.executable, "-m", "jobwatch"]
+
+
+def _settings(sim: SimServer, tmp_path: Path, **overrides: Any) -> Settings:
+    """The exporter pointed at this sim, listening on a free loopback port."""
+    kubeconfig = sim.write_kubeconfig(tmp_path / "kc")
+    return settings(kubeconfig=str(kubeconfig), listen_address="127.0.0.1:0", **overrides)
 
 
 async def _status(url: str) -> int:
@@ -44,10 +50,7 @@ def test_readyz_is_503_until_the_first_list_then_200(tmp_path: Path) -> None:
     async def body() -> None:
         async with SimServer("127.0.0.1", 0) as sim:
             sim.faults.delay(1.0)  # every API response waits: the first LIST takes a while
-            config = settings(
-                kubeconfig=str(sim.write_kubeconfig(tmp_path / "kc")),
-                listen_address="127.0.0.1:0",
-            )
+            config = _settings(sim, tmp_path)
             async with Exporter(config) as exporter:
                 assert await _status(f"{exporter.url}/readyz") == 503
                 assert await _status(f"{exporter.url}/healthz") == 200
@@ -61,9 +64,9 @@ def test_readyz_is_503_until_the_first_list_then_200(tmp_path: Path) -> None:
 def test_livez_fails_under_a_hung_watch_and_recovers(tmp_path: Path) -> None:
     async def body() -> None:
         async with SimServer("127.0.0.1", 0, bookmark_period=0.2) as sim:
-            config = settings(
-                kubeconfig=str(sim.write_kubeconfig(tmp_path / "kc")),
-                listen_address="127.0.0.1:0",
+            config = _settings(
+                sim,
+                tmp_path,
                 livez_max_silence=1.5,
                 watch_idle_timeout=30.0,  # longer than the test: only the probe can notice
             )
@@ -88,10 +91,7 @@ def test_deleted_jobs_leave_no_series(tmp_path: Path) -> None:
     async def body() -> None:
         async with SimServer("127.0.0.1", 0) as sim:
             await ScenarioPlayer(sim.store, speed=500).run(["healthy"], until_settled=True)
-            config = settings(
-                kubeconfig=str(sim.write_kubeconfig(tmp_path / "kc")),
-                listen_address="127.0.0.1:0",
-            )
+            config = _settings(sim, tmp_path)
             async with Exporter(config) as exporter:
                 await exporter.wait_ready()
                 metrics = f"{exporter.url}/metrics"
@@ -108,10 +108,7 @@ def test_a_deleted_cronjob_leaves_no_cronjob_series(tmp_path: Path) -> None:
         async with SimServer("127.0.0.1", 0) as sim:
             player = ScenarioPlayer(sim.store, speed=500)
             await player.run(["cronjob_three_failures_then_success"], until_settled=True)
-            config = settings(
-                kubeconfig=str(sim.write_kubeconfig(tmp_path / "kc")),
-                listen_address="127.0.0.1:0",
-            )
+            config = _settings(sim, tmp_path)
             async with Exporter(config) as exporter:
                 await exporter.wait_ready()
                 metrics = f"{exporter.url}/metrics"
@@ -143,10 +140,7 @@ def test_an_informer_that_crashes_is_restarted(
 
     async def body() -> None:
         async with SimServer("127.0.0.1", 0) as sim:
-            config = settings(
-                kubeconfig=str(sim.write_kubeconfig(tmp_path / "kc")),
-                listen_address="127.0.0.1:0",
-            )
+            config = _settings(sim, tmp_path)
             async with Exporter(config) as exporter:
                 await exporter.wait_ready()
                 await ScenarioPlayer(sim.store, speed=500).run(["healthy"], until_settled=True)

@@ -23,8 +23,8 @@ class Source:
     last_heartbeat: float | None = None
     renders: list[bool] = field(default_factory=list)
 
-    def refresh_step(self) -> bool:
-        return True
+    async def settle(self, max_steps: int | None = None) -> None:
+        return None
 
     def exposition(self, openmetrics: bool) -> bytes:
         self.renders.append(openmetrics)

@@ -415,7 +415,7 @@ def test_self_metrics_count_what_the_informers_report() -> None:
 
 
 def test_state_implements_the_sink_and_telemetry_protocols() -> None:
-    from jobwatch.cluster.sink import Sink, Telemetry
+    from jobwatch.sink import Sink, Telemetry
 
     state = ExporterState()
     sink: Sink = state

@@ -4,7 +4,7 @@
         tasks = [asyncio.create_task(i.run()) for i in informers(api, settings, sink, telemetry)]
 
 Each `Informer` lists, then watches from the resourceVersion with bookmarks, and relists only on
-410, feeding raw orjson-parsed dicts to a `Sink` and its progress to a `Telemetry` (`sink.py`).
+410, feeding raw orjson-parsed dicts to a `Sink` and its progress to a `Telemetry` (`jobwatch.sink`).
 Nothing outside this package imports kubernetes_asyncio.
 """
 
@@ -14,8 +14,8 @@ from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster.client import ClusterConfigError, connect
 from jobwatch.cluster.informer import Informer
-from jobwatch.cluster.sink import Sink, Telemetry
 from jobwatch.settings import Settings
+from jobwatch.sink import Sink, Telemetry
 
 __all__ = ["ClusterConfigError", "Informer", "connect", "informers"]
 

@@ -30,7 +30,7 @@ import orjson
 from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster.backoff import Backoff
-from jobwatch.cluster.sink import Raw, Result, Sink, Telemetry, Verb
+from jobwatch.sink import Raw, Result, Sink, Telemetry, Verb
 
 log = logging.getLogger("jobwatch.cluster")
 

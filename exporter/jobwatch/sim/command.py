@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from jobwatch.interrupt import run_until_interrupted
 from jobwatch.sim.timing import DEFAULT_SPEED
 
 
@@ -107,16 +106,8 @@ def main(args: argparse.Namespace) -> int:
         sys.stderr.write("jobwatch sim: --speed must be positive\n")
         return 2
 
-    async def run() -> None:
-        task = asyncio.create_task(serve(args, out))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
     try:
-        asyncio.run(run())
+        run_until_interrupted(serve(args, out))
     except UnknownScenarioError as exc:
         sys.stderr.write(f"jobwatch sim: {exc.args[0]} (see --list)\n")
         return 2
