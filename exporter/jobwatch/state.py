@@ -25,7 +25,7 @@ from jobwatch.analysis.report import JobReport
 from jobwatch.counters import FailureCounters
 from jobwatch.cronjobs import CronJobHistory, Key
 from jobwatch.model import Job, Pod, parse_job, parse_pod
-from jobwatch.sink import Raw, Result, Verb
+from jobwatch.sink import Problem, Raw, Result, Verb
 from jobwatch.telemetry import SelfMetrics
 
 log = logging.getLogger("jobwatch.state")
@@ -86,9 +86,9 @@ class ExporterState:
 
     # --- Sink -------------------------------------------------------------------------------
 
-    def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
+    def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> int:
         if resource == JOBS:
-            self._replace_records(
+            return self._replace_records(
                 resource,
                 scope,
                 objects,
@@ -97,8 +97,8 @@ class ExporterState:
                 put=self._put_job,
                 remove=self._remove_job,
             )
-        elif resource == PODS:
-            self._replace_records(
+        if resource == PODS:
+            return self._replace_records(
                 resource,
                 scope,
                 objects,
@@ -107,19 +107,22 @@ class ExporterState:
                 put=self._put_pod,
                 remove=self._remove_pod,
             )
-        elif resource == CRONJOBS:
+        if resource == CRONJOBS:
             self._watching_cronjobs = True
             listed = {
                 key for obj in objects if (key := self._cronjob_key(obj, "ADDED")) is not None
             }
             self._refresh()  # record runs seen so far before judging which CronJobs are gone
             known = {*self._cronjob_names, *self.history.names()}
-            for key in [k for k in known if _in_scope(k[0], scope) and k not in listed]:
+            gone = [k for k in known if _in_scope(k[0], scope) and k not in listed]
+            new = [k for k in listed if k not in self._cronjob_names]
+            for key in gone:
                 self._cronjob_gone(key)
             for key in listed:
                 self._cronjob_exists(key)
-        else:
-            log.warning("ignoring unknown resource %r", resource)
+            return len(gone) + len(new)
+        log.warning("ignoring unknown resource %r", resource)
+        return 0
 
     def apply(self, resource: str, event_type: str, obj: Raw) -> None:
         if resource == JOBS:
@@ -169,6 +172,15 @@ class ExporterState:
 
     def synced(self, resource: str, scope: str | None) -> None:
         self.telemetry.synced(resource, scope)
+
+    def parse_error(self, resource: str) -> None:
+        self.telemetry.parse_error(resource)
+
+    def unavailable(self, resource: str, scope: str | None, problem: Problem | None) -> None:
+        self.telemetry.unavailable(resource, scope, problem)
+
+    def drifted(self, resource: str, differences: int) -> None:
+        self.telemetry.drifted(resource, differences)
 
     def expect(self, resource: str, scope: str | None) -> None:
         """Register a (resource, scope) whose first LIST must complete before `ready`."""
@@ -280,15 +292,21 @@ class ExporterState:
         current: Mapping[str, R],
         put: Callable[[R], None],
         remove: Callable[[str], None],
-    ) -> None:
-        """Replace semantics: exactly `objects` exist in `scope` afterwards."""
+    ) -> int:
+        """Replace semantics: exactly `objects` exist in `scope` afterwards. Returns how many
+        records were missing, extra or different (what a periodic relist calls drift)."""
         parsed = (self._parse(resource, obj, parse) for obj in objects)
         listed = {r.uid: r for r in parsed if r is not None}
+        differences = 0
         for uid in [u for u, r in current.items() if _in_scope(r.namespace, scope)]:
             if uid not in listed:
                 remove(uid)
+                differences += 1
         for record in listed.values():
+            before = current.get(record.uid)
             put(record)
+            differences += current.get(record.uid) != before
+        return differences
 
     def _apply_record(
         self,
