@@ -121,7 +121,8 @@ class SelfMetrics:
     # --- exposition ---
 
     def render(self, tracked: dict[str, int], openmetrics: bool) -> bytes:
-        resources = sorted({*RESOURCES, *tracked, *self._heartbeats})
+        expected = {r for r, _ in self._expected}
+        resources = sorted({*RESOURCES, *expected, *tracked, *self._heartbeats})
         return b"".join(
             (
                 ex.gauge(
