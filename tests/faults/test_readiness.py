@@ -47,7 +47,9 @@ def test_forbidden_cronjobs_do_not_keep_the_exporter_unready(tmp_path: Path) -> 
                     'problem="none"} 0'
                 )
                 async with asyncio.timeout(40):
-                    while recovered not in (await _get(f"{exporter.url}/metrics"))[1]:
+                    for _ in iter(int, 1):  # until it shows, bounded by the timeout
+                        if recovered in (await _get(f"{exporter.url}/metrics"))[1]:
+                            break
                         await asyncio.sleep(0.2)
                 _, text = await _get(f"{exporter.url}/metrics")
                 assert 'jobwatch_exporter_synced{resource="cronjobs"} 1' in text
