@@ -172,19 +172,31 @@ class ExporterState:
 
     def synced(self, resource: str, scope: str | None) -> None:
         self.telemetry.synced(resource, scope)
+        self._end_baseline()
 
     def parse_error(self, resource: str) -> None:
         self.telemetry.parse_error(resource)
 
     def unavailable(self, resource: str, scope: str | None, problem: Problem | None) -> None:
         self.telemetry.unavailable(resource, scope, problem)
+        self._end_baseline()
+
+    def _end_baseline(self) -> None:
+        """Once every informer has listed (or is known unavailable), what exists is the
+        baseline: analysed and recorded without counting; from now on failures count."""
+        if not self.failures.counting and self.telemetry.ready:
+            self._refresh()
+            self.failures.counting = True
 
     def drifted(self, resource: str, differences: int) -> None:
         self.telemetry.drifted(resource, differences)
 
     def expect(self, resource: str, scope: str | None) -> None:
-        """Register a (resource, scope) whose first LIST must complete before `ready`."""
+        """Register a (resource, scope) whose first LIST must complete before `ready`. Until
+        then the failure counters record the baseline without counting (see counters.py)."""
         self.telemetry.expect(resource, scope)
+        if not self.telemetry.ready:
+            self.failures.counting = False
 
     @property
     def ready(self) -> bool:
