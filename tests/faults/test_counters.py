@@ -85,9 +85,11 @@ def _failed_job(sim: SimServer, name: str) -> None:
 
 async def _scraped(prometheus: Any, expr: str, within: float = 20.0) -> list[Any]:
     async with asyncio.timeout(within):
-        while not (result := await prometheus.query(expr)):
+        for _ in iter(int, 1):  # until the query answers, bounded by the timeout
+            if result := await prometheus.query(expr):
+                return list(result)
             await asyncio.sleep(0.25)
-    return result
+    raise AssertionError("unreachable")
 
 
 @pytest.mark.timeout(120)
