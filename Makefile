@@ -27,8 +27,8 @@ tools: ## install Prometheus, Alertmanager, promtool, amtool and kubectl from De
 	fi
 
 lint: setup ## ruff and mypy --strict
-	.venv/bin/ruff check exporter tests bench
-	.venv/bin/ruff format --check exporter tests bench
+	.venv/bin/ruff check exporter testbed tests bench
+	.venv/bin/ruff format --check exporter testbed tests bench
 	.venv/bin/mypy
 
 test: setup tools lint ## install everything, then run the whole suite

@@ -234,6 +234,7 @@ def test_golden_openmetrics_counters_and_units() -> None:
 
 def rich_state() -> ExporterState:
     state = state_of(scenarios.rich())
+    assert state.reports  # analysed (and counted) before the informers register: no baseline
     for resource in ("jobs", "pods"):
         state.expect(resource, None)
         state.synced(resource, None)

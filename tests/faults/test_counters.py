@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from jobwatch import metrics
-from jobwatch.monitoring import free_port, run_prometheus
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
-from jobwatch.sim import JOBS, SimServer
-from jobwatch.sim.objects import container, new_job, pod_for_job
-from jobwatch.sim.store import PODS
 from jobwatch.state import ExporterState
+from jobwatch_testbed.monitoring import free_port, run_prometheus
+from jobwatch_testbed.sim import JOBS, SimServer
+from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
+from jobwatch_testbed.sim.store import PODS
 from tests.builders import ctr, job, pod, running, terminated
 from tests.exporter import scenarios
 from tests.exporter.test_state import Clock, load, value

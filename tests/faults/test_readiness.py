@@ -11,7 +11,7 @@ import pytest
 
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
-from jobwatch.sim import JOBS, SimServer
+from jobwatch_testbed.sim import JOBS, SimServer
 from tests.exporter.informer_helpers import simple_job
 
 

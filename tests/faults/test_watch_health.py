@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from jobwatch.sim.store import JOBS
+from jobwatch_testbed.sim.store import JOBS
 from tests.exporter.informer_helpers import add_jobs, harness, run
 
 pytestmark = pytest.mark.timeout(60)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jobwatch.sim.player import ScenarioPlayer
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import JOBS, PODS
+from jobwatch_testbed.sim.player import ScenarioPlayer
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import JOBS, PODS
 
 from .helpers import run, simple_job
 
