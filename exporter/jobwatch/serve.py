@@ -46,7 +46,7 @@ class Exporter:
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
-        self.state = ExporterState(clock=clock)
+        self.state = ExporterState(clock=clock, namespace_retention=settings.namespace_retention)
         self._clock = clock
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
@@ -116,6 +116,7 @@ class Exporter:
             await asyncio.sleep(self.settings.resync_period)
             try:
                 self.state.expire()
+                self.state.expire_namespaces()
                 await self.state.settle()
             except Exception:
                 log.exception("resync failed; retrying next period")

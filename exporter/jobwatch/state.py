@@ -27,6 +27,7 @@ from jobwatch.cronjobs import CronJobHistory, Key
 from jobwatch.model import Job, Pod, parse_job, parse_pod
 from jobwatch.sink import Problem, Raw, Result, Verb
 from jobwatch.telemetry import SelfMetrics
+from jobwatch.vocabulary import JOB_REASONS, bounded
 
 log = logging.getLogger("jobwatch.state")
 
@@ -59,10 +60,17 @@ def _remember_exits(report: JobReport, previous: JobReport | None) -> JobReport:
 class ExporterState:
     """Implements `Sink` and `Telemetry`; renders `/metrics`."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, cronjob_history: int = 50) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        cronjob_history: int = 50,
+        namespace_retention: float = 3600.0,
+    ) -> None:
         self._clock = clock
+        self._namespace_retention = namespace_retention
+        self._jobless_since: dict[str, float] = {}
         self.telemetry = SelfMetrics(clock)
-        self.failures = FailureCounters(clock)
+        self.failures = FailureCounters(clock, reason=lambda r: bounded(r, JOB_REASONS))
         self.history = CronJobHistory(cronjob_history)
         self._jobs: dict[str, Job] = {}
         self._pods: dict[str, Pod] = {}
@@ -244,6 +252,29 @@ class ExporterState:
         """Mark every Job for re-analysis at the current time (stalls and retries depend on
         it); `refresh_step` or the next scrape does the work, re-rendering only what changed."""
         self._dirty.update(self._jobs)
+
+    def expire_namespaces(self) -> int:
+        """Drop the failure counter series of namespaces that have had no Job for the
+        retention period (bounded series, issue 11 §5); returns how many series went."""
+        now = self._clock()
+        with_jobs = {job.namespace for job in self._jobs.values()}
+        counted = {
+            s.labels[0] for c in (self.failures.jobs, self.failures.containers) for s in c.series()
+        }
+        for namespace in counted - with_jobs:
+            self._jobless_since.setdefault(namespace, now)
+        for namespace in [n for n in self._jobless_since if n in with_jobs or n not in counted]:
+            del self._jobless_since[namespace]
+        expired = {
+            n
+            for n, since in self._jobless_since.items()
+            if now - since >= self._namespace_retention
+        }
+        if not expired:
+            return 0
+        for namespace in expired:
+            del self._jobless_since[namespace]
+        return self.failures.retain_namespaces(lambda namespace: namespace not in expired)
 
     def resync(self) -> int:
         """Re-analyse every Job at the current time (stalls and retries depend on it); re-render
