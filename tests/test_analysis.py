@@ -601,6 +601,21 @@ CASES = [
         stall=None,
     ),
     Case(
+        "s3_1_retry_counts_from_ready_false_while_a_sidecar_still_runs",
+        job(status={"active": 0}),
+        [
+            pod(
+                "a",
+                phase="Failed",
+                sidecars=[ctr("proxy", state=running())],
+                containers=[ctr(state=terminated(1, finished=5))],
+                conditions=[cond("Ready", "False", at_=8)],
+            )
+        ],
+        now=9,
+        next_retry=18,
+    ),
+    Case(
         "s3_1_delay_doubles_per_failure",
         job(status={"active": 0}),
         [failed_pod("a", finished=5), failed_pod("b", finished=20), failed_pod("c", finished=50)],

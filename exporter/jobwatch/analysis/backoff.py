@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jobwatch.analysis.failures import is_pod_failed
 from jobwatch.analysis.indexes import parse_index_set
-from jobwatch.model import Job, Pod
+from jobwatch.model import ContainerStatus, Job, Pod
 
 INITIAL_DELAY = 10.0  # DefaultJobPodFailureBackOff
 MAX_DELAY = 600.0  # MaxJobPodFailureBackOff
@@ -28,16 +28,34 @@ def backoff_delay(failures: int) -> float:
     return delay
 
 
+def _latest_finish(previous: float | None, containers: list[ContainerStatus]) -> float | None:
+    """`latestFinishTime`: the latest finishedAt, or None as soon as one container has not
+    terminated (or has no finishedAt), whatever came before."""
+    latest = previous
+    for c in containers:
+        if c.terminated is None or c.terminated.finished_at is None:
+            return None
+        if latest is None or c.terminated.finished_at > latest:
+            latest = c.terminated.finished_at
+    return latest
+
+
+def _finish_from_containers(pod: Pod) -> float | None:
+    """`getFinishTimeFromContainers`: regular containers, then native sidecars on top; plain init
+    containers never count. A still-running regular container voids the regular result, but the
+    sidecars are then read alone; a still-running sidecar voids it all."""
+    regular = [c for c in pod.containers if c.kind == "regular"]
+    sidecars = [c for c in pod.containers if c.kind == "sidecar"]
+    return _latest_finish(_latest_finish(None, regular), sidecars)
+
+
 def pod_finish_time(pod: Pod) -> float | None:
-    """`getFinishedTime`: latest finishedAt of regular and sidecar containers, else the Ready=False
-    transition, else deletionTimestamp - grace period, else creationTimestamp."""
-    finished = [
-        c.terminated.finished_at
-        for c in pod.containers
-        if c.kind != "init" and c.terminated is not None and c.terminated.finished_at is not None
-    ]
-    if finished:
-        return max(finished)
+    """`getFinishedTime`: the containers' finish time when every regular and sidecar container has
+    terminated, else the Ready=False transition, else deletionTimestamp - grace period, else
+    creationTimestamp."""
+    finished = _finish_from_containers(pod)
+    if finished is not None:
+        return finished
     ready = pod.condition("Ready")
     if ready is not None and ready.status == "False" and ready.transition_at is not None:
         return ready.transition_at
