@@ -466,6 +466,41 @@ CASES = [
         failed_indexes=2,
     ),
     Case(
+        "s1_10_global_backoff_limit_still_binds_a_per_index_job",
+        job(
+            backoff_limit=2,
+            spec={
+                "completionMode": "Indexed",
+                "completions": 3,
+                "parallelism": 3,
+                "backoffLimitPerIndex": 3,
+            },
+            status={"failed": 2},
+        ),
+        [
+            pod("b0", index=0, index_failures=1),
+            pod("b1", index=1, index_failures=1),
+            pod("a2", index=2, index_failures=0),
+        ],
+        attempts=(2, 2, 0),
+        state="running",
+    ),
+    Case(
+        "s1_10_per_index_budget_when_it_is_the_tighter_one",
+        job(
+            backoff_limit=10,
+            spec={
+                "completionMode": "Indexed",
+                "completions": 2,
+                "parallelism": 2,
+                "backoffLimitPerIndex": 1,
+            },
+            status={"failed": 1},
+        ),
+        [pod("b0", index=0, index_failures=1), pod("a1", index=1, index_failures=0)],
+        attempts=(1, 1, 0),
+    ),
+    Case(
         "s1_10_per_index_backoff_uses_the_index_failure_count",
         job(
             backoff_limit=None,
