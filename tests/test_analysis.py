@@ -14,6 +14,7 @@ from jobwatch.analysis import analyse
 from jobwatch.model import parse_job, parse_pod
 from tests.builders import (
     T0_EPOCH,
+    at,
     cond,
     ctr,
     job,
@@ -534,6 +535,30 @@ CASES = [
         job(spec={"activeDeadlineSeconds": 600}),
         [pod("a")],
         deadline=600,
+    ),
+    Case(
+        "s1_13_no_deadline_while_suspended_even_before_start_time_is_cleared",
+        job(
+            spec={"activeDeadlineSeconds": 600, "suspend": True},
+            status={"active": 0},
+            conditions=[cond("Suspended", reason="JobSuspended", at_=30)],
+        ),
+        [],
+        now=700,
+        state="suspended",
+        deadline=None,
+    ),
+    Case(
+        "s1_13_resume_restarts_the_deadline_clock",
+        job(
+            spec={"activeDeadlineSeconds": 600},
+            status={"startTime": at(300)},
+            conditions=[cond("Suspended", status="False", reason="JobResumed", at_=300)],
+        ),
+        [pod("a", created=300)],
+        now=700,
+        state="running",
+        deadline=900,
     ),
     Case(
         "s1_13_deadline_exceeded_pods_killed_by_the_controller",
