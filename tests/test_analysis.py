@@ -906,7 +906,7 @@ CASES = [
         last_exit=(1, "app_error"),
     ),
     Case(
-        "s5_failed_two_container_pod_that_kubectl_shows_completed",
+        "s5_failed_two_container_pod_shows_its_error_so_nothing_is_hidden",
         job(backoff_limit=0, status={"failed": 1, **DONE}, conditions=FAILED_BLE),
         [
             pod(
@@ -920,8 +920,25 @@ CASES = [
             )
         ],
         state="failed",
-        hidden={"failed_pod_displayed_completed": 1},
+        hidden={},
         last_exit=(1, "app_error"),
+    ),
+    Case(
+        "s5_failed_pod_that_kubectl_shows_completed",
+        job(backoff_limit=0, status={"failed": 1, **DONE}, conditions=FAILED_BLE),
+        [
+            pod(
+                "a",
+                phase="Failed",
+                tracked=False,
+                containers=[
+                    ctr("app", state=terminated(0, finished=4)),
+                    ctr("worker", state=waiting("ContainerCreating")),
+                ],
+            )
+        ],
+        state="failed",
+        hidden={"failed_pod_displayed_completed": 1},
     ),
     Case(
         "s5_healthy_job_hides_nothing",

@@ -1,4 +1,5 @@
-"""Exit-code causes (spec §5), the backoff sequence (§3.1) and kubectl's STATUS (§5 myth 3)."""
+"""Exit-code causes (docs/job-semantics.md §5.2), the backoff sequence and a failed pod's finish
+time (§3.1). kubectl's STATUS column is tests/test_printer.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 
 from jobwatch.analysis.backoff import backoff_delay, pod_finish_time
 from jobwatch.analysis.exits import classify
-from jobwatch.analysis.hidden import kubectl_status
 from jobwatch.model import parse_pod
 from tests.builders import T0_EPOCH, cond, ctr, pod, running, terminated, waiting
 
@@ -49,29 +49,6 @@ def test_s5_context_turns_kills_into_evictions_and_deadlines() -> None:
 
 def test_s3_1_backoff_sequence_doubles_from_10s_and_caps_at_10_minutes() -> None:
     assert [backoff_delay(n) for n in range(10)] == [0, 10, 20, 40, 80, 160, 320, 600, 600, 600]
-
-
-@pytest.mark.parametrize(
-    ("containers", "phase", "status"),
-    [
-        ([ctr("app", terminated(0)), ctr("worker", terminated(1))], "Failed", "Completed"),
-        ([ctr("app", terminated(1)), ctr("worker", terminated(0))], "Failed", "Error"),
-        ([ctr("main", terminated(137, "OOMKilled"))], "Failed", "OOMKilled"),
-        ([ctr("main", waiting("ImagePullBackOff"))], "Pending", "ImagePullBackOff"),
-        ([ctr("main", terminated(0))], "Succeeded", "Completed"),
-    ],
-    ids=["first_container_wins", "error_first", "oom", "image_pull", "plain_success"],
-)
-def test_s5_myth3_kubectl_status_column(
-    containers: list[dict[str, object]], phase: str, status: str
-) -> None:
-    assert kubectl_status(parse_pod(pod(phase=phase, containers=containers))) == status
-
-
-def test_s5_kubectl_shows_terminating_and_init_states() -> None:
-    assert kubectl_status(parse_pod(pod(deleting=3))) == "Terminating"
-    blocked = pod(phase="Pending", init=[ctr("setup", waiting("CrashLoopBackOff"))])
-    assert kubectl_status(parse_pod(blocked)) == "Init:CrashLoopBackOff"
 
 
 FINISH_CASES = [
