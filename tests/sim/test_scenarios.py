@@ -185,7 +185,7 @@ def check_multi_container(job: Obj, pods: list[Obj], _: Store) -> None:
     assert pod["status"]["phase"] == "Failed"
     listed = pod["status"]["containerStatuses"]
     assert [(c["name"], term(c)["exitCode"], term(c)["reason"]) for c in listed] == [
-        ("app", 0, "Completed"),  # what kubectl shows: "Completed" (§5 myth 3)
+        ("app", 0, "Completed"),  # sorted by name; kubectl still shows the worker's Error (§5.1)
         ("worker", 1, "Error"),
     ]
 
