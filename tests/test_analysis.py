@@ -502,6 +502,25 @@ CASES = [
         attempts=(1, 1, 0),
     ),
     Case(
+        "s3_1_per_index_retry_skips_an_index_that_has_just_failed",
+        job(
+            backoff_limit=None,
+            spec={
+                "completionMode": "Indexed",
+                "completions": 2,
+                "parallelism": 2,
+                "backoffLimitPerIndex": 1,
+            },
+            status={"active": 0},
+        ),
+        [
+            failed_pod("b0", index=0, index_failures=1, finished=5),
+            failed_pod("a1", index=1, index_failures=0, finished=30),
+        ],
+        now=31,
+        next_retry=40,
+    ),
+    Case(
         "s1_10_per_index_backoff_uses_the_index_failure_count",
         job(
             backoff_limit=None,
