@@ -1,4 +1,5 @@
-"""Table-driven analysis cases, one per rule of kubernetes-job-semantics.md, named after it.
+"""Table-driven analysis cases, one per rule of docs/job-semantics.md, named after its section
+(`s1_10_…` is §1.10).
 
 Expected values are derived by hand from the spec, never read back from the code.
 """
@@ -836,7 +837,7 @@ CASES = [
         stall=None,
         state="running",
     ),
-    # §5 last real exit code and hidden failures
+    # §5.2 last real exit code, §5.3 hidden failures
     Case(
         "s5_last_exit_is_the_latest_failure_not_the_latest_success",
         job(status={"succeeded": 1, "failed": 1, **DONE}, conditions=[cond("Complete", at_=20)]),

@@ -19,7 +19,7 @@ INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count"
 INDEX_IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure-count"
 JOB_CONTROLLER = "kubernetes.io/job-controller"
-DEFAULT_BACKOFF_LIMIT = 6  # pkg/apis/batch/v1/defaults.go (spec §1.2)
+DEFAULT_BACKOFF_LIMIT = 6  # pkg/apis/batch/v1/defaults.go (docs/job-semantics.md §1.2)
 MAX_INT32 = 2**31 - 1
 MESSAGE_LIMIT = 240  # messages are for humans (diagnose); keep records small
 
@@ -267,7 +267,7 @@ def parse_pod(raw: Raw) -> Pod:
 
 @dataclass(frozen=True, slots=True)
 class PodFailurePolicyRule:
-    """One `spec.podFailurePolicy.rules[]` entry (spec §1.9)."""
+    """One `spec.podFailurePolicy.rules[]` entry (docs/job-semantics.md §1.9)."""
 
     action: str  # FailJob | FailIndex | Ignore | Count | anything newer (skipped)
     container_name: str | None

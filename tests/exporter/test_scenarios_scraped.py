@@ -1,7 +1,7 @@
 """Every scenario, end to end through the exporter: the sim plays all 20 over real HTTP, the real
 `jobwatch serve` stack (kubernetes_asyncio informers, ExporterState, aiohttp server) watches it,
 and a real scrape of /metrics must say what the spec says for each (telling states as documented
-in `jobwatch.sim.scenarios`; section numbers from kubernetes-job-semantics.md).
+in `jobwatch.sim.scenarios`; section numbers from docs/job-semantics.md).
 
 The sim writes statuses from the spec without calling `jobwatch.analysis`, so agreement here is
 two independent readings of the spec meeting. One stack serves the module: the scenarios are
@@ -228,7 +228,7 @@ EXPECTED: dict[str, tuple[dict[str, str], list[Expectation]]] = {
             (m.JOB_FINISH, {}, PRESENT),
         ],
     ),
-    # §5: "Complete" hides two failed pods.
+    # §5.3: "Complete" hides two failed pods.
     "complete_after_two_failures": (
         job("sim-retry-success", "flaky"),
         [

@@ -1,6 +1,6 @@
 """Each scenario's telling state, asserted field by field against the spec.
 
-Expected values are written from /work/shared/reference/kubernetes-job-semantics.md, not
+Expected values are written from docs/job-semantics.md (cited as §n), not
 computed by any code under test.
 """
 

@@ -1,4 +1,4 @@
-"""The Job controller's pod-recreation backoff (spec §3.1, [BU] backoff_utils.go).
+"""The Job controller's pod-recreation backoff (docs/job-semantics.md §3.1; backoff_utils.go at v1.37.2).
 
 10 s, doubling, capped at 10 minutes (not six: `MaxJobPodFailureBackOff`), counted from the
 finish time of the last failed pod, and reset only by a pod success. Ignored failures still

@@ -1,4 +1,4 @@
-"""Attempts used and remaining before the Job controller gives up (spec §1.2, §1.3, §1.10).
+"""Attempts used and remaining before the Job controller gives up (docs/job-semantics.md §1.2, §1.3, §1.10, §2).
 
 The definitions are binding:
 - Never: used = status.failed + uncounted failed + newly failed pods still holding the tracking

@@ -1,4 +1,4 @@
-"""Failures hidden behind a success or a "Completed" status (spec §5, "Every real way…")."""
+"""Failures hidden behind a success or a "Completed" status (docs/job-semantics.md §5.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`analyse(job, pods, now) -> JobReport`: one Job's whole story, as a pure function."""
+"""`analyse(job, pods, now) -> JobReport`: one Job's whole story, as a pure function.
+
+§n cites docs/job-semantics.md.
+"""
 
 from __future__ import annotations
 
