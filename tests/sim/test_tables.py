@@ -19,7 +19,7 @@ from .helpers import run, simple_job
 @pytest.mark.parametrize(
     ("scenario", "status"),
     [
-        ("multi_container_completed_but_failed", "Completed"),  # phase Failed (§5 myth 3)
+        ("multi_container_completed_but_failed", "Error"),  # printPod v1.37.2 (§5.1)
         ("failing_sidecar_succeeded_pod", "Completed"),
         ("oomkilled", "OOMKilled"),
         ("start_error_128", "StartError"),
