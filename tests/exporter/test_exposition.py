@@ -26,7 +26,7 @@ from jobwatch.state import ExporterState
 from jobwatch.vocabulary import Cause, HiddenFailure
 from tests.builders import T0_EPOCH
 from tests.exporter import scenarios
-from tests.tools import require
+from tests.tools import tool
 
 Obj = dict[str, Any]
 
@@ -290,7 +290,7 @@ def test_openmetrics_parses_with_prometheus_client() -> None:
 
 
 def test_promtool_check_metrics_accepts_text() -> None:
-    require("promtool")
+    tool("promtool")
     result = subprocess.run(
         ["promtool", "check", "metrics"],
         input=rich_state().exposition(False),
