@@ -11,8 +11,8 @@ import pytest
 
 from jobwatch.analysis.kubectl import kubectl_status
 from jobwatch.model import parse_pod
-from jobwatch.sim.store import PODS
-from jobwatch.sim.tables import pod_columns, table
+from jobwatch_testbed.sim.store import PODS
+from jobwatch_testbed.sim.tables import pod_columns, table
 from tests.printer_shapes import SHAPES, Shape
 
 IDS = [s.id for s in SHAPES]
