@@ -52,17 +52,32 @@ ALL_ON: dict[str, Any] = {
             }
         }
     },
-    "serviceMonitor": {
+    "prometheus": {
+        "monitor": {
+            "enabled": True,
+            "additionalLabels": {"release": "kube-prometheus-stack"},
+            "annotations": {"example.com/owner": "sre"},
+            "targetLabels": ["tier"],
+            "podTargetLabels": ["team"],
+            "relabelings": [{"action": "labeldrop", "regex": "endpoint"}],
+            "metricRelabelings": [
+                {"action": "drop", "sourceLabels": ["__name__"], "regex": "go_.*"}
+            ],
+        }
+    },
+    "releaseLabel": True,
+    "monitoring": {"clusterLabel": "cluster", "namespaces": {"exclude": "kube-.*"}},
+    "prometheusRule": {
         "enabled": True,
         "labels": {"release": "kube-prometheus-stack"},
-        "relabelings": [{"action": "labeldrop", "regex": "pod"}],
-        "metricRelabelings": [{"action": "drop", "sourceLabels": ["__name__"], "regex": "go_.*"}],
+        "additionalRuleLabels": {"team": "platform"},
+        "alerts": {"JobStalled": {"threshold": "30m", "severity": "critical"}},
     },
-    "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "dashboard": {
         "enabled": True,
         "namespace": "grafana",
         "annotations": {"grafana_folder": "K8s"},
+        "datasource": "prometheus",
     },
     "networkPolicy": {
         "enabled": True,
