@@ -22,7 +22,7 @@ from jobwatch_testbed.sim.store import PODS
 from tests.builders import ctr, job, pod, running, terminated
 from tests.exporter import scenarios
 from tests.exporter.test_state import Clock, load, value
-from tests.tools import require
+from tests.tools import tool
 
 Obj = dict[str, Any]
 CONTAINER_FAILURES = metrics.CONTAINER_FAILURES_TOTAL.name
@@ -50,14 +50,14 @@ def test_n_crashes_between_analyses_count_n() -> None:
 def test_what_exists_at_start_is_a_baseline_not_counted() -> None:
     state = ExporterState(clock=Clock())
     for resource in ("jobs", "pods"):
-        state.expect(resource, None)
+        state.telemetry.expect(resource, None)
     failed = scenarios.fixture("backoff_limit_exceeded_never")
     crashing = copy.deepcopy(_crashing(3))
     state.replace("jobs", None, [failed["job"], job(restart_policy="OnFailure")])
     state.replace("pods", None, [*failed["pods"], crashing])
-    state.synced("jobs", None)
+    state.telemetry.synced("jobs", None)
     assert value(state, JOB_FAILURES, reason="BackoffLimitExceeded") is None  # not yet ready
-    state.synced("pods", None)
+    state.telemetry.synced("pods", None)
     assert value(state, JOB_FAILURES, reason="BackoffLimitExceeded") is None
     assert value(state, CONTAINER_FAILURES, cause="app_error") is None
     state.apply("pods", "MODIFIED", _crashing(5))  # two crashes after the start
@@ -94,7 +94,7 @@ async def _scraped(prometheus: Any, expr: str, within: float = 20.0) -> list[Any
 
 @pytest.mark.timeout(120)
 def test_restart_after_deletions_gives_zero_increase_in_real_prometheus(tmp_path: Path) -> None:
-    require("prometheus")
+    tool("prometheus")
 
     async def body() -> None:
         port = free_port()

@@ -292,7 +292,7 @@ def test_create_get_patch_and_errors() -> None:
             assert unnamed.value.status == 422
             always = simple_job("crud", "forever")
             always["spec"]["template"]["spec"]["restartPolicy"] = "Always"
-            with pytest.raises(ApiException) as rejected:  # spec §5, myth 1
+            with pytest.raises(ApiException) as rejected:  # docs/job-semantics.md §1.17
                 await batch.create_namespaced_job("crud", always)
             assert rejected.value.status == 422
             message = json.loads(rejected.value.body)["message"]

@@ -1,4 +1,5 @@
-"""Backoff and crash-loop delays, seen in object timestamps under a virtual clock."""
+"""Backoff and crash-loop delays, seen in object timestamps under a virtual clock (§n:
+docs/job-semantics.md)."""
 
 from __future__ import annotations
 

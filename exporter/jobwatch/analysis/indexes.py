@@ -1,4 +1,5 @@
-"""Completion-index interval strings such as `"1,3-5,7"` (`status.failedIndexes`, spec §1.10).
+"""Completion-index interval strings such as `"1,3-5,7"` (`status.failedIndexes`,
+docs/job-semantics.md §1.10).
 
 Held as sorted disjoint intervals, never expanded element by element: `"0-99999999"` is one
 interval, so a 615-byte string of wide ranges costs microseconds, not seconds and gigabytes

@@ -41,11 +41,15 @@ from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster.backoff import Backoff
 from jobwatch.logs import RateLimited
-from jobwatch.sink import Problem, Raw, Result, Sink, Telemetry, Verb
+from jobwatch.sink import Problem, Raw, Resource, Result, Sink, Telemetry, Verb
 
 log = logging.getLogger("jobwatch.cluster")
 
-API_PATHS = {"jobs": "/apis/batch/v1", "pods": "/api/v1", "cronjobs": "/apis/batch/v1"}
+API_PATHS: dict[Resource, str] = {
+    "jobs": "/apis/batch/v1",
+    "pods": "/api/v1",
+    "cronjobs": "/apis/batch/v1",
+}
 APPLIED_EVENTS = frozenset({"ADDED", "MODIFIED", "DELETED"})
 WATCH_EVENTS = APPLIED_EVENTS | {"BOOKMARK", "ERROR"}
 CONNECT_TIMEOUT = 10.0
@@ -59,6 +63,21 @@ _PROBLEMS: dict[int, Problem] = {
     404: "invalid",
     422: "invalid",
 }
+
+
+def _denied(verb: str, resource: str, status: int, body: bytes) -> str:
+    """One clear line for a refused request: the API server's own words and what to grant."""
+    try:
+        message = str(orjson.loads(body).get("message") or "")
+    except (orjson.JSONDecodeError, AttributeError):
+        message = ""
+    message = message or body[:_SHOWN].decode(errors="replace")
+    if status == 401:
+        return f"{verb} unauthorized (HTTP 401): {message}; check the exporter's credentials"
+    return (
+        f"{verb} forbidden (HTTP 403): {message}; the exporter's RBAC must allow "
+        f"list and watch on {resource}"
+    )
 
 
 class _Expired(Exception):
@@ -109,7 +128,7 @@ class Informer:
     def __init__(  # noqa: PLR0917 - the positional order is the cluster/ contract
         self,
         api: ApiClient,
-        resource: str,
+        resource: Resource,
         scope: str | None,
         label_selector: str,
         sink: Sink,
@@ -247,7 +266,7 @@ class Informer:
             raise _Retry("list page is not a List object")
         self._telemetry.request(self.resource, "list", "ok")
         self._telemetry.heartbeat(self.resource, time.time())
-        objects = [item for item in items if isinstance(item, dict)]
+        objects: list[Raw] = [item for item in items if isinstance(item, dict)]
         for _ in range(len(items) - len(objects)):
             self._telemetry.parse_error(self.resource)
         if len(objects) != len(items):
@@ -391,13 +410,14 @@ class Informer:
             self._telemetry.request(self.resource, verb, "throttled")
             raise _Retry(f"{verb} throttled (429)", _retry_after(response.headers, body))
         self._telemetry.request(self.resource, verb, "error")
-        shown = " ".join(body[:_SHOWN].decode(errors="replace").split())
         problem = _PROBLEMS.get(response.status)
-        raise _Retry(
-            f"{verb} failed: HTTP {response.status}: {shown}",
-            key=f"{verb}-{response.status}",
-            problem=problem,
-        )
+        key = f"{verb}-{response.status}"
+        if response.status in (401, 403):
+            raise _Retry(
+                _denied(verb, self.resource, response.status, body), key=key, problem=problem
+            )
+        shown = " ".join(body[:_SHOWN].decode(errors="replace").split())
+        raise _Retry(f"{verb} failed: HTTP {response.status}: {shown}", key=key, problem=problem)
 
     def _expired(self, verb: Verb) -> None:
         self._log.log(logging.INFO, "expired", "%r: %s got 410 Gone, relisting", self, verb)
