@@ -82,12 +82,20 @@ def test_service_monitor_is_well_formed() -> None:
     monitor = one(render(ALL_ON), "ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     spec = monitor["spec"]
-    assert set(spec) == {"selector", "namespaceSelector", "endpoints"}
+    assert set(spec) == {
+        "jobLabel",
+        "targetLabels",
+        "podTargetLabels",
+        "selector",
+        "namespaceSelector",
+        "endpoints",
+    }
     assert spec["namespaceSelector"] == {"matchNames": [monitor["metadata"]["namespace"]]}
     endpoint = spec["endpoints"][0]
-    assert set(endpoint) <= {
+    assert set(endpoint) == {
         "port",
         "path",
+        "honorLabels",
         "interval",
         "scrapeTimeout",
         "relabelings",

@@ -1,5 +1,5 @@
 """The /metrics body: exact golden text, uniqueness, both parsers, promtool, and coverage of
-every family `metrics.py` declares.
+every family `metrics.py` declares (§n: docs/job-semantics.md).
 
 The golden texts are written out by hand from the fixtures and checked against the spec: each
 value's source is in the comment above it. Times are from `tests/builders.py` (T0 = 2026-05-04

@@ -46,6 +46,21 @@ DEFAULT_RETRY_AFTER = 1.0
 _SHOWN = 200  # bytes of a bad line or error body that go into a log message
 
 
+def _denied(verb: str, resource: str, status: int, body: bytes) -> str:
+    """One clear line for a refused request: the API server's own words and what to grant."""
+    try:
+        message = str(orjson.loads(body).get("message") or "")
+    except (orjson.JSONDecodeError, AttributeError):
+        message = ""
+    message = message or body[:_SHOWN].decode(errors="replace")
+    if status == 401:
+        return f"{verb} unauthorized (HTTP 401): {message}; check the exporter's credentials"
+    return (
+        f"{verb} forbidden (HTTP 403): {message}; the exporter's RBAC must allow "
+        f"list and watch on {resource}"
+    )
+
+
 class _Expired(Exception):
     """410 Gone: the resourceVersion or continue token is no longer served; relist."""
 
@@ -302,6 +317,8 @@ class Informer:
             self._telemetry.request(self.resource, verb, "throttled")
             raise _Retry(f"{verb} throttled (429)", _retry_after(response.headers, body))
         self._telemetry.request(self.resource, verb, "error")
+        if response.status in (401, 403):
+            raise _Retry(_denied(verb, self.resource, response.status, body))
         shown = body[:_SHOWN].decode(errors="replace")
         raise _Retry(f"{verb} failed: HTTP {response.status}: {shown}")
 
