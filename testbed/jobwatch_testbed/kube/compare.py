@@ -164,17 +164,27 @@ async def run_on_sim(names: Sequence[str] | None = None) -> dict[str, list[Trace
     return recorder.by_namespace
 
 
-async def run_on_kube(
-    control_plane: ControlPlane, names: Sequence[str] | None = None
-) -> dict[str, list[Trace]]:
+@dataclass
+class KubeRun:
+    traces: dict[str, list[Trace]]
+    kubelet_writes: list[tuple[str, str]]
+    """(method, path) of every write the scripted kubelet made."""
+    kubelet_errors: list[str]
+    seconds: float
+
+
+async def run_on_kube(control_plane: ControlPlane, names: Sequence[str] | None = None) -> KubeRun:
     scenarios = select(names)
     recorder = Recorder({s.namespace for s in scenarios})
+    started = time.monotonic()
     async with KubeCluster(control_plane) as cluster:
         cluster.listeners.append(recorder)
         await play_until_settled(cluster, cluster.mirror, scenarios, asyncio.sleep, time.time)
         with contextlib.suppress(Exception):
             await cluster.pods.drain()
-    return recorder.by_namespace
+        writes = list(cluster.kubelet_api.writes)
+        errors = list(cluster.pods.errors)
+    return KubeRun(recorder.by_namespace, writes, errors, time.monotonic() - started)
 
 
 def _distinct(values: Sequence[Any]) -> list[Any]:
