@@ -32,10 +32,11 @@ kube: ## build etcd, kube-apiserver, kube-controller-manager, kubectl and promet
 	@$(KUBE_BUILD) $(if $(filter true 1 yes,$(CI)),,--optional)
 	@PYTHONPATH=testbed python3 -m jobwatch_testbed.kube.operator $(if $(filter true 1 yes,$(CI)),,--optional)
 
-lint: setup ## ruff and mypy --strict
+lint: setup ## ruff, mypy --strict and the layer contracts (import-linter)
 	.venv/bin/ruff check exporter testbed tests bench
 	.venv/bin/ruff format --check exporter testbed tests bench
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 test: setup tools kube lint ## install everything (the control plane too), then run the whole suite
 	$(PY) -m pytest -q
@@ -53,7 +54,7 @@ check-generated: setup ## fail if a committed generated file differs from a fres
 	$(PY) -m pytest -q tests/rules/test_generated.py
 
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis dist
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache dist
 
 .PHONY: chart chart-test
 # `make generate` writes the chart's copies of the rule groups and dashboard into helm/jobwatch/files.

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from jobwatch.render.paths import repo_root
-from tests.tools import tool_path, unavailable
+from tests.tools import unavailable
 
 ROOT = repo_root()
 CHART_DIR = ROOT / "helm" / "jobwatch"
@@ -144,6 +144,3 @@ def container(docs: list[Manifest]) -> Manifest:
     assert len(containers) == 1
     found: Manifest = containers[0]
     return found
-
-
-tool = tool_path  # the shared helper: fails in CI, skips elsewhere

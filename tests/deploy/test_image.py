@@ -11,7 +11,8 @@ from pathlib import Path
 
 from jobwatch import __version__
 from jobwatch.settings import DEFAULT_PORT
-from tests.deploy.chart import ROOT, chart, tool
+from tests.deploy.chart import ROOT, chart
+from tests.tools import tool
 
 DOCKERFILE = ROOT / "Dockerfile"
 BUILD_SCRIPT = ROOT / "docker" / "build-venv.sh"

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.chart import ALL_ON, CRD_KINDS, chart, of_kind, one, render, tool
+from tests.deploy.chart import ALL_ON, CRD_KINDS, chart, of_kind, one, render
+from tests.tools import tool
 
 # The chart's kubeVersion floor, then a spread up to the newest schemas kubernetes-validate ships.
 KUBE_VERSIONS = ("1.25", "1.27", "1.30", "1.33", "1.37")

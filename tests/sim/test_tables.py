@@ -1,4 +1,5 @@
-"""Server-side Table printing: kubectl's pod STATUS logic and the Job columns."""
+"""Server-side Table printing: kubectl's pod STATUS logic (docs/job-semantics.md §5.1) and the Job
+columns."""
 
 from __future__ import annotations
 

@@ -30,11 +30,15 @@ import orjson
 from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster.backoff import Backoff
-from jobwatch.sink import Raw, Result, Sink, Telemetry, Verb
+from jobwatch.sink import Raw, Resource, Result, Sink, Telemetry, Verb
 
 log = logging.getLogger("jobwatch.cluster")
 
-API_PATHS = {"jobs": "/apis/batch/v1", "pods": "/api/v1", "cronjobs": "/apis/batch/v1"}
+API_PATHS: dict[Resource, str] = {
+    "jobs": "/apis/batch/v1",
+    "pods": "/api/v1",
+    "cronjobs": "/apis/batch/v1",
+}
 APPLIED_EVENTS = frozenset({"ADDED", "MODIFIED", "DELETED"})
 WATCH_EVENTS = APPLIED_EVENTS | {"BOOKMARK", "ERROR"}
 CONNECT_TIMEOUT = 10.0
@@ -98,7 +102,7 @@ class Informer:
     def __init__(  # noqa: PLR0917 - the positional order is the cluster/ contract
         self,
         api: ApiClient,
-        resource: str,
+        resource: Resource,
         scope: str | None,
         label_selector: str,
         sink: Sink,
@@ -196,7 +200,7 @@ class Informer:
             raise _Retry("list page is not a List object")
         self._telemetry.request(self.resource, "list", "ok")
         self._telemetry.heartbeat(self.resource, time.time())
-        objects = [item for item in items if isinstance(item, dict)]
+        objects: list[Raw] = [item for item in items if isinstance(item, dict)]
         if len(objects) != len(items):
             log.warning(
                 "%r: skipped %d list items that are not objects", self, len(items) - len(objects)

@@ -9,10 +9,11 @@ from typing import get_args
 from jobwatch import __version__
 from jobwatch import exposition as ex
 from jobwatch import metrics as m
-from jobwatch.counters import Counter
+from jobwatch.model import JOBS, PODS, Resource
 from jobwatch.sink import Result, Verb
+from jobwatch.state.counters import Counter
 
-RESOURCES = ("jobs", "pods")
+RESOURCES: tuple[Resource, ...] = (JOBS, PODS)  # always watched; cronjobs only when enabled
 EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
 OTHER_EVENT = "OTHER"  # anything else the server sends: the label set stays bounded
 
@@ -29,13 +30,13 @@ class SelfMetrics:
         self.render_seconds = 0.0
         self.renders = 0
         self._render_created = clock()
-        self._heartbeats: dict[str, float] = {}
-        self._expected: set[tuple[str, str | None]] = set()
-        self._synced: set[tuple[str, str | None]] = set()
+        self._heartbeats: dict[Resource, float] = {}
+        self._expected: set[tuple[Resource, str | None]] = set()
+        self._synced: set[tuple[Resource, str | None]] = set()
         for resource in RESOURCES:
             self._init(resource)
 
-    def _init(self, resource: str) -> None:
+    def _init(self, resource: Resource) -> None:
         for verb in get_args(Verb):
             for result in get_args(Result):
                 self.requests.init((resource, verb, result))
@@ -46,24 +47,24 @@ class SelfMetrics:
 
     # --- Telemetry ---
 
-    def request(self, resource: str, verb: Verb, result: Result) -> None:
+    def request(self, resource: Resource, verb: Verb, result: Result) -> None:
         self.requests.inc((resource, verb, result))
 
-    def relisted(self, resource: str) -> None:
+    def relisted(self, resource: Resource) -> None:
         self.relists.inc((resource,))
 
-    def event(self, resource: str, event_type: str) -> None:
+    def event(self, resource: Resource, event_type: str) -> None:
         self.events.inc((resource, event_type if event_type in EVENT_TYPES else OTHER_EVENT))
 
-    def heartbeat(self, resource: str, at: float) -> None:
+    def heartbeat(self, resource: Resource, at: float) -> None:
         self._heartbeats[resource] = max(at, self._heartbeats.get(resource, at))
 
-    def synced(self, resource: str, scope: str | None) -> None:
+    def synced(self, resource: Resource, scope: str | None) -> None:
         self._synced.add((resource, scope))
 
     # --- readiness ---
 
-    def expect(self, resource: str, scope: str | None) -> None:
+    def expect(self, resource: Resource, scope: str | None) -> None:
         """`resource` in `scope` must complete its first LIST before the exporter is ready."""
         self._expected.add((resource, scope))
         self._init(resource)  # e.g. cronjobs, watched only when enabled
@@ -77,12 +78,12 @@ class SelfMetrics:
     def last_heartbeat(self) -> float | None:
         return max(self._heartbeats.values(), default=None)
 
-    def resource_synced(self, resource: str) -> bool:
+    def resource_synced(self, resource: Resource) -> bool:
         expected = {s for r, s in self._expected if r == resource}
         done = {s for r, s in self._synced if r == resource}
         return expected <= done if expected else bool(done)
 
-    def parse_error(self, resource: str) -> None:
+    def parse_error(self, resource: Resource) -> None:
         self.parse_errors.inc((resource,))
 
     def rendered(self, seconds: float) -> None:
@@ -91,7 +92,7 @@ class SelfMetrics:
 
     # --- exposition ---
 
-    def render(self, tracked: dict[str, int], openmetrics: bool) -> bytes:
+    def render(self, tracked: dict[Resource, int], openmetrics: bool) -> bytes:
         resources = sorted({*RESOURCES, *tracked, *self._heartbeats})
         return b"".join(
             (

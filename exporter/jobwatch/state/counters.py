@@ -7,12 +7,21 @@ follows the cluster, not the exporter's uptime.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from jobwatch.analysis.report import JobReport
-from jobwatch.exposition import CounterSeries
 from jobwatch.vocabulary import State
 
 Labels = tuple[str, ...]
+
+
+class CounterSeries(NamedTuple):
+    """One counter series (what `exposition.counter` renders): label values in the family's
+    label order, value, creation time."""
+
+    labels: Labels
+    value: float
+    created: float
 
 
 class Counter:
