@@ -16,6 +16,11 @@ export UV_PYTHON_DOWNLOADS=never
 export UV_LINK_MODE=copy
 export UV_COMPILE_BYTECODE="${UV_COMPILE_BYTECODE:-1}"
 
+# The image build's optional CA-bundle secret (see the Dockerfile): trust what the host trusts.
+if [ -z "${SSL_CERT_FILE:-}" ] && [ -s /run/secrets/ca-certificates ]; then
+    export SSL_CERT_FILE=/run/secrets/ca-certificates
+fi
+
 cd "$src"
 uv sync --frozen --no-dev --no-editable --python "${PYTHON:-python3}"
 
