@@ -7,8 +7,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from jobwatch.monitoring import run_alertmanager, run_prometheus, run_webhook_receiver
-from tests.tools import require
+from jobwatch_testbed.monitoring import run_alertmanager, run_prometheus, run_webhook_receiver
+from tests.tools import tool
 
 RULES = """
 groups:
@@ -38,7 +38,8 @@ async def _metrics_server() -> tuple[web.AppRunner, str]:
 def test_an_alert_travels_from_prometheus_through_alertmanager_to_the_webhook(
     tmp_path: Path,
 ) -> None:
-    require("prometheus", "prometheus-alertmanager")
+    tool("prometheus")
+    tool("prometheus-alertmanager")
     rules = tmp_path / "rules.yml"
     rules.write_text(RULES)
 

@@ -6,7 +6,7 @@ run exactly the same thing:
     async with Exporter(settings(listen_address="127.0.0.1:0", kubeconfig=path)) as exporter:
         await exporter.wait_ready()
         exporter.url                 # "http://127.0.0.1:PORT"
-        exporter.state.reports       # JobReport by Job uid
+        exporter.state.reports()     # JobReport by Job uid
 """
 
 from __future__ import annotations
@@ -72,11 +72,13 @@ class Exporter:
         s = self.settings
         host, port = split_listen_address(s.listen_address)
         api = await self._stack.enter_async_context(cluster.connect(s))
-        informers = cluster.informers(api, s, self.state, self.state)
+        telemetry = self.state.telemetry
+        informers = cluster.informers(api, s, self.state, telemetry)
         for informer in informers:
-            self.state.expect(informer.resource, informer.scope)
+            telemetry.expect(informer.resource, informer.scope)
         app = server.build_app(
             self.state,
+            telemetry,
             telemetry_path=s.telemetry_path,
             livez_max_silence=s.livez_max_silence,
             clock=self._clock,
@@ -131,7 +133,7 @@ class Exporter:
         """Until every informer finished its first LIST; TimeoutError after `within` seconds."""
         async with asyncio.timeout(within):
             while True:
-                if self.state.ready:
+                if self.state.telemetry.ready:
                     return
                 await asyncio.sleep(0.05)
 

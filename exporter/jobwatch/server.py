@@ -18,7 +18,7 @@ from typing import Protocol
 from aiohttp import web
 
 from jobwatch import __version__
-from jobwatch.exposition import negotiate
+from jobwatch.negotiation import negotiate
 
 GZIP_LEVEL = 1  # half the CPU of level 6 on a 3 MB body for ~20% more bytes
 KEEPALIVE_TIMEOUT = 30.0  # seconds an idle keep-alive connection is held (Prometheus reconnects)
@@ -27,18 +27,22 @@ MAX_REFRESH_STEPS = 100  # then the scrape finishes what is left in one go, howe
 
 
 class MetricsSource(Protocol):
-    """What the server needs from the exporter state."""
+    """What /metrics needs from the exporter state."""
+
+    def exposition(self, openmetrics: bool) -> bytes: ...
+
+    async def settle(self, max_steps: int | None = None) -> None:
+        """Do the pending work in bounded steps, yielding to the event loop between them."""
+
+
+class Health(Protocol):
+    """What /readyz and /livez need from the self-metrics (`jobwatch.state.telemetry`)."""
 
     @property
     def ready(self) -> bool: ...
 
     @property
     def last_heartbeat(self) -> float | None: ...
-
-    def exposition(self, openmetrics: bool) -> bytes: ...
-
-    async def settle(self, max_steps: int | None = None) -> None:
-        """Do the pending work in bounded steps, yielding to the event loop between them."""
 
 
 class _Compressor:
@@ -75,12 +79,14 @@ def _landing(telemetry_path: str) -> str:
 
 def build_app(
     source: MetricsSource,
+    health: Health,
     *,
     telemetry_path: str = "/metrics",
     livez_max_silence: float = 300.0,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
-    """The aiohttp application; `source` is the exporter state (or anything shaped like it)."""
+    """The aiohttp application; `source` is the exporter state and `health` its telemetry (or
+    anything shaped like them)."""
     compressor = _Compressor()
     started = clock()
 
@@ -98,12 +104,12 @@ def build_app(
         return web.Response(text="ok\n")
 
     async def readyz(_request: web.Request) -> web.Response:
-        if source.ready:
+        if health.ready:
             return web.Response(text="ok: initial LIST synced\n")
         return web.Response(status=503, text="not ready: initial LIST not yet synced\n")
 
     async def livez(_request: web.Request) -> web.Response:
-        last = source.last_heartbeat
+        last = health.last_heartbeat
         silent = clock() - (started if last is None else last)
         if silent > livez_max_silence:
             return web.Response(

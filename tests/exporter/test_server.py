@@ -36,7 +36,7 @@ Check = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
 
 def _serve(source: Source, check: Check, now: float = 1000.0) -> None:
     async def body() -> None:
-        app = server.build_app(source, livez_max_silence=60, clock=lambda: now)
+        app = server.build_app(source, source, livez_max_silence=60, clock=lambda: now)
         runner, port = await server.start(app, "127.0.0.1", 0)
         try:
             async with aiohttp.ClientSession(auto_decompress=False) as session:

@@ -30,16 +30,35 @@ import orjson
 from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster.backoff import Backoff
-from jobwatch.sink import Raw, Result, Sink, Telemetry, Verb
+from jobwatch.sink import Raw, Resource, Result, Sink, Telemetry, Verb
 
 log = logging.getLogger("jobwatch.cluster")
 
-API_PATHS = {"jobs": "/apis/batch/v1", "pods": "/api/v1", "cronjobs": "/apis/batch/v1"}
+API_PATHS: dict[Resource, str] = {
+    "jobs": "/apis/batch/v1",
+    "pods": "/api/v1",
+    "cronjobs": "/apis/batch/v1",
+}
 APPLIED_EVENTS = frozenset({"ADDED", "MODIFIED", "DELETED"})
 WATCH_EVENTS = APPLIED_EVENTS | {"BOOKMARK", "ERROR"}
 CONNECT_TIMEOUT = 10.0
 DEFAULT_RETRY_AFTER = 1.0
 _SHOWN = 200  # bytes of a bad line or error body that go into a log message
+
+
+def _denied(verb: str, resource: str, status: int, body: bytes) -> str:
+    """One clear line for a refused request: the API server's own words and what to grant."""
+    try:
+        message = str(orjson.loads(body).get("message") or "")
+    except (orjson.JSONDecodeError, AttributeError):
+        message = ""
+    message = message or body[:_SHOWN].decode(errors="replace")
+    if status == 401:
+        return f"{verb} unauthorized (HTTP 401): {message}; check the exporter's credentials"
+    return (
+        f"{verb} forbidden (HTTP 403): {message}; the exporter's RBAC must allow "
+        f"list and watch on {resource}"
+    )
 
 
 class _Expired(Exception):
@@ -83,7 +102,7 @@ class Informer:
     def __init__(  # noqa: PLR0917 - the positional order is the cluster/ contract
         self,
         api: ApiClient,
-        resource: str,
+        resource: Resource,
         scope: str | None,
         label_selector: str,
         sink: Sink,
@@ -181,7 +200,7 @@ class Informer:
             raise _Retry("list page is not a List object")
         self._telemetry.request(self.resource, "list", "ok")
         self._telemetry.heartbeat(self.resource, time.time())
-        objects = [item for item in items if isinstance(item, dict)]
+        objects: list[Raw] = [item for item in items if isinstance(item, dict)]
         if len(objects) != len(items):
             log.warning(
                 "%r: skipped %d list items that are not objects", self, len(items) - len(objects)
@@ -298,6 +317,8 @@ class Informer:
             self._telemetry.request(self.resource, verb, "throttled")
             raise _Retry(f"{verb} throttled (429)", _retry_after(response.headers, body))
         self._telemetry.request(self.resource, verb, "error")
+        if response.status in (401, 403):
+            raise _Retry(_denied(verb, self.resource, response.status, body))
         shown = body[:_SHOWN].decode(errors="replace")
         raise _Retry(f"{verb} failed: HTTP {response.status}: {shown}")
 

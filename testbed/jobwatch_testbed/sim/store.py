@@ -1,0 +1,526 @@
+"""In-memory object store with resourceVersions and a bounded watch history (etcd + watch cache).
+
+    store = Store(history_size=10_000)
+    job = store.create(JOBS, {"metadata": {"name": "x", "namespace": "ns"}, "spec": ...})
+    store.update(JOBS, "ns", "x", lambda o: o["status"].update(active=1))   # Python-side edit
+    store.patch(JOBS, "ns", "x", {"metadata": {"labels": {"a": "b"}}}, MERGE)
+    store.delete(PODS, "ns", "p", grace_period_seconds=30)
+    items, rv = store.list(JOBS, "ns")              # current state and its resourceVersion
+    items = store.list_at(JOBS, rv)     # state as of an older rv (pages); 410 if compacted
+    events = store.events_since(rv)                 # watch resume; 410 if compacted
+    queue = store.subscribe(); store.unsubscribe(queue)   # live events, None = server restart
+    store.compact(); store.reset_resource_version(start=1)
+
+Every committed object is a fresh dict that is never mutated afterwards, so events and snapshots
+share it safely. Each change bumps one global resourceVersion counter (a string in objects, an
+int here) and produces exactly one `Event`. Objects get `uid`, `resourceVersion`,
+`creationTimestamp` and `generation` (bumped when `spec` changes).
+
+Deletion follows the API server: an object with finalizers gets `deletionTimestamp` and
+`deletionGracePeriodSeconds` (MODIFIED) and is removed (DELETED) only when its last finalizer
+goes. A bound (`spec.nodeName`), non-terminal pod deleted with a grace period also stays until
+the kubelet confirms (terminal phase, or a delete with grace 0). Anything else is removed at
+once. Jobs are defaulted like the API server does (selector, labels, spec defaults), and a
+Job whose pod restartPolicy is not OnFailure/Never is rejected with 422 (docs/job-semantics.md §1.17).
+Cascading deletion (propagationPolicy Background/Foreground) deletes dependents by
+ownerReference uid; Orphan or no policy removes the ownerReference from dependents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from jobwatch_testbed.sim.clock import Clock, rfc3339, utcnow
+from jobwatch_testbed.sim.patch import PatchError, apply_patch
+
+Obj = dict[str, Any]
+JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One served resource type."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def qualified(self) -> str:
+        """`jobs.batch` / `pods`, as used in Status messages."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+PODS = Resource("", "v1", "pods", "Pod")
+JOBS = Resource("batch", "v1", "jobs", "Job")
+CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob")
+RESOURCES: dict[str, Resource] = {r.plural: r for r in (PODS, JOBS, CRONJOBS)}
+
+
+class ApiError(Exception):
+    """An error the API server reports as a `Status` object."""
+
+    def __init__(
+        self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def status(self) -> Obj:
+        body: Obj = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. "
+    "You must start a new list without the continue parameter."
+)
+
+
+def expired(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)
+
+
+def not_found(resource: Resource, name: str) -> ApiError:
+    return ApiError(
+        404,
+        "NotFound",
+        f'{resource.qualified} "{name}" not found',
+        {"name": name, "group": resource.group, "kind": resource.plural},
+    )
+
+
+def invalid(resource: Resource, name: str, field_path: str, message: str) -> ApiError:
+    kind = f"{resource.kind}.{resource.group}" if resource.group else resource.kind
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind} "{name}" is invalid: {field_path}: {message}',
+        {
+            "name": name,
+            "group": resource.group,
+            "kind": resource.kind,
+            "causes": [{"reason": "FieldValueRequired", "message": message, "field": field_path}],
+        },
+    )
+
+
+@dataclass
+class Event:
+    """One change. `object` is the new state (the final state for DELETED), `old` the previous."""
+
+    type: str
+    resource: Resource
+    object: Obj
+    old: Obj | None
+    rv: int
+    cache: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+
+
+EventList = list[Event]
+Key = tuple[str, str, str]  # plural, namespace, name
+ObjList = list[Obj]
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _key(resource: Resource, namespace: str, name: str) -> Key:
+    return (resource.plural, namespace, name)
+
+
+class Store:
+    """The objects, the resourceVersion counter, the bounded event history and the subscribers."""
+
+    def __init__(
+        self,
+        *,
+        history_size: int = 10_000,
+        clock: Clock = utcnow,
+        start_rv: int = 1000,
+        seed: int | None = None,
+    ) -> None:
+        self.clock = clock
+        self._objects: dict[Key, Obj] = {}
+        self._rv = start_rv
+        self._history: deque[Event] = deque()
+        self._history_size = history_size
+        self._compacted_rv = start_rv
+        self._subscribers: set[asyncio.Queue[Event | None]] = set()
+        self.epoch = 0
+        self._random = random.Random(seed)  # generateName suffixes
+        self._propagation: dict[str, str] = {}  # owner uid -> propagationPolicy at delete time
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    @property
+    def compacted_rv(self) -> int:
+        """Resume points older than this are gone (410 Expired)."""
+        return self._compacted_rv
+
+    def get(self, resource: Resource, namespace: str, name: str) -> Obj:
+        obj = self._objects.get(_key(resource, namespace, name))
+        if obj is None:
+            raise not_found(resource, name)
+        return obj
+
+    def try_get(self, resource: Resource, namespace: str, name: str) -> Obj | None:
+        return self._objects.get(_key(resource, namespace, name))
+
+    def list(self, resource: Resource, namespace: str | None = None) -> tuple[ObjList, int]:
+        """Current objects sorted by namespace/name (etcd key order), and the current rv."""
+        items = [
+            o
+            for (plural, ns, _), o in self._objects.items()
+            if plural == resource.plural and (namespace is None or ns == namespace)
+        ]
+        items.sort(key=object_key)
+        return items, self._rv
+
+    def list_at(
+        self, resource: Resource, rv: int, namespace: str | None = None, *, continuing: bool = False
+    ) -> ObjList:
+        """The objects as they were at `rv` (rolls history back); 410 if compacted past `rv`
+        (with the API server's continue-token message when `continuing`)."""
+        self.require(rv, CONTINUE_EXPIRED if continuing else None)
+        state = {k: o for k, o in self._objects.items() if k[0] == resource.plural}
+        for event in reversed(self._history):
+            if event.rv <= rv:
+                break
+            if event.resource != resource:
+                continue
+            meta = event.object["metadata"]
+            key = _key(resource, meta.get("namespace", ""), meta["name"])
+            if event.type == "ADDED":
+                state.pop(key, None)
+            elif event.old is not None:
+                state[key] = event.old
+        items = [o for k, o in state.items() if namespace is None or k[1] == namespace]
+        items.sort(key=object_key)
+        return items
+
+    def require(self, rv: int, message: str | None = None) -> None:
+        """410 Expired unless history from `rv` on is available (also after a reset)."""
+        if rv < self._compacted_rv or rv > self._rv:
+            raise expired(message or f"too old resource version: {rv} ({self._compacted_rv})")
+
+    def events_since(self, rv: int) -> EventList:
+        """Events with resourceVersion > rv; raises 410 Expired if some were compacted away."""
+        self.require(rv)
+        later: EventList = []
+        for event in reversed(self._history):
+            if event.rv <= rv:
+                break
+            later.append(event)
+        later.reverse()
+        return later
+
+    def history(self) -> EventList:
+        """The retained events, oldest first."""
+        return list(self._history)
+
+    # ------------------------------------------------------------------ watching
+    def subscribe(self) -> asyncio.Queue[Event | None]:
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[Event | None]) -> None:
+        self._subscribers.discard(queue)
+
+    # ------------------------------------------------------------------ writing
+    def _next_rv(self) -> int:
+        self._rv += 1
+        return self._rv
+
+    def _emit(self, event: Event) -> None:
+        self._history.append(event)
+        while len(self._history) > self._history_size:
+            self._compacted_rv = self._history.popleft().rv
+        for queue in self._subscribers:
+            queue.put_nowait(event)
+
+    def _stamp(self, obj: Obj, rv: int) -> None:
+        obj["metadata"]["resourceVersion"] = str(rv)
+
+    def create(self, resource: Resource, obj: Obj, namespace: str | None = None) -> Obj:
+        """POST semantics: name or generateName required, 409 if it exists. Status is kept."""
+        new = copy.deepcopy(obj)
+        meta = new.setdefault("metadata", {})
+        ns = meta.get("namespace") or namespace or "default"
+        if namespace and meta.get("namespace") and meta["namespace"] != namespace:
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request",
+            )
+        meta["namespace"] = ns
+        if not meta.get("name"):
+            if meta.get("generateName"):
+                suffix = "".join(self._random.choice(_NAME_CHARS) for _ in range(5))
+                meta["name"] = meta["generateName"] + suffix
+            else:
+                raise invalid(
+                    resource,
+                    "",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                )
+        key = _key(resource, ns, meta["name"])
+        if key in self._objects:
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{resource.qualified} "{meta["name"]}" already exists',
+                {"name": meta["name"], "group": resource.group, "kind": resource.plural},
+            )
+        new["apiVersion"] = resource.api_version
+        new["kind"] = resource.kind
+        for transient in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
+            meta.pop(transient, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = rfc3339(self.clock())
+        meta["generation"] = 1
+        if resource == JOBS:
+            from jobwatch_testbed.sim.objects import default_job, validate_job
+
+            problem = validate_job(new)
+            if problem is not None:
+                path, message = problem.split(": ", 1)
+                raise invalid(resource, meta["name"], path, message)
+            default_job(new)
+        rv = self._next_rv()
+        self._stamp(new, rv)
+        self._objects[key] = new
+        self._emit(Event("ADDED", resource, new, None, rv))
+        return new
+
+    def _commit(self, resource: Resource, old: Obj, new: Obj) -> Obj:
+        """Store `new` as the successor of `old`; delete it if it was waiting for finalizers."""
+        old_meta, meta = old["metadata"], new["metadata"]
+        for immutable in ("uid", "creationTimestamp", "name", "namespace"):
+            meta[immutable] = old_meta[immutable]
+        for immutable in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            if immutable in old_meta:
+                meta[immutable] = old_meta[immutable]
+        new["apiVersion"], new["kind"] = resource.api_version, resource.kind
+        if not meta.get("finalizers"):
+            meta.pop("finalizers", None)
+        meta["generation"] = old_meta.get("generation", 1) + (
+            1 if new.get("spec") != old.get("spec") else 0
+        )
+        if "deletionTimestamp" in meta and not meta.get("finalizers") and not _awaits_kubelet(new):
+            return self._remove(resource, old, new)
+        rv = self._next_rv()
+        self._stamp(new, rv)
+        self._objects[_key(resource, meta["namespace"], meta["name"])] = new
+        self._emit(Event("MODIFIED", resource, new, old, rv))
+        return new
+
+    def update(
+        self, resource: Resource, namespace: str, name: str, mutate: Callable[[Obj], None]
+    ) -> Obj:
+        """Python-side read-modify-write of the whole object (status included)."""
+        old = self.get(resource, namespace, name)
+        new = copy.deepcopy(old)
+        mutate(new)
+        return self._commit(resource, old, new)
+
+    def replace(
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        obj: Obj,
+        subresource: str | None = None,
+    ) -> Obj:
+        """PUT. On the main resource the status is kept; on `/status` only the status changes."""
+        old = self.get(resource, namespace, name)
+        wanted_rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {resource.qualified} "{name}": the object '
+                "has been modified; please apply your changes to the latest version and try again",
+                {"name": name, "group": resource.group, "kind": resource.plural},
+            )
+        return self._commit(resource, old, self._split_status(old, obj, subresource))
+
+    def patch(
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        body: Any,
+        *,
+        content_type: str,
+        subresource: str | None = None,
+    ) -> Obj:
+        old = self.get(resource, namespace, name)
+        try:
+            patched = apply_patch(old, body, content_type)
+        except (PatchError, TypeError, AttributeError) as exc:
+            raise ApiError(422, "Invalid", str(exc)) from exc
+        return self._commit(resource, old, self._split_status(old, patched, subresource))
+
+    @staticmethod
+    def _split_status(old: Obj, new: Obj, subresource: str | None) -> Obj:
+        if subresource == "status":
+            result = copy.deepcopy(old)
+            result["status"] = copy.deepcopy(new.get("status", {}))
+            return result
+        result = copy.deepcopy(new)
+        result.setdefault("metadata", {})
+        if "status" in old:
+            result["status"] = copy.deepcopy(old["status"])
+        else:
+            result.pop("status", None)
+        return result
+
+    def delete(
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
+    ) -> tuple[Obj, bool]:
+        """DELETE. Returns (object, removed_now). With finalizers, only marks it deleting."""
+        old = self.get(resource, namespace, name)
+        meta = old["metadata"]
+        if propagation_policy is not None:
+            self._propagation[meta["uid"]] = propagation_policy
+        if "deletionTimestamp" in meta:
+            if grace_period_seconds == 0 and not meta.get("finalizers"):
+                return self._remove(resource, old, old), True  # kubelet confirms
+            return old, False
+        if grace_period_seconds is None:
+            grace_period_seconds = (
+                int(old.get("spec", {}).get("terminationGracePeriodSeconds", 30))
+                if resource == PODS
+                else 0
+            )
+        new = copy.deepcopy(old)
+        now = self.clock()
+        deletion = now + timedelta(seconds=grace_period_seconds)
+        new["metadata"]["deletionTimestamp"] = rfc3339(deletion)
+        new["metadata"]["deletionGracePeriodSeconds"] = grace_period_seconds
+        result = self._commit(resource, old, new)
+        return result, _key(resource, namespace, name) not in self._objects
+
+    def _remove(self, resource: Resource, old: Obj, new: Obj) -> Obj:
+        meta = new["metadata"]
+        if new is old:
+            new = copy.deepcopy(old)
+        del self._objects[_key(resource, meta["namespace"], meta["name"])]
+        rv = self._next_rv()
+        self._stamp(new, rv)
+        self._emit(Event("DELETED", resource, new, old, rv))
+        self._collect_dependents(new)
+        return new
+
+    def _collect_dependents(self, owner: Obj) -> None:
+        """Garbage collector: cascade or orphan the dependents of a removed owner."""
+        uid = owner["metadata"]["uid"]
+        policy = self._propagation.pop(uid, None)
+        for (plural, ns, name), obj in list(self._objects.items()):
+            refs = obj["metadata"].get("ownerReferences") or []
+            if not any(r.get("uid") == uid for r in refs):
+                continue
+            resource = RESOURCES[plural]
+            if policy in ("Background", "Foreground"):
+                if JOB_TRACKING_FINALIZER in (obj["metadata"].get("finalizers") or []):
+                    # The Job controller strips the tracking finalizer from pods whose Job is
+                    # gone (§1.7, [JC] orphan pod cleanup), so they can be removed.
+                    self.update(resource, ns, name, _drop_tracking_finalizer)
+                if self.try_get(resource, ns, name) is not None:
+                    self.delete(resource, ns, name, propagation_policy="Background")
+            else:
+                self.update(
+                    resource,
+                    ns,
+                    name,
+                    lambda o: o["metadata"].__setitem__(
+                        "ownerReferences",
+                        [r for r in o["metadata"]["ownerReferences"] if r.get("uid") != uid],
+                    ),
+                )
+
+    # ------------------------------------------------------------------ faults
+    def compact(self, rv: int | None = None) -> None:
+        """Forget history up to `rv` (default: everything); older resume points get 410."""
+        target = self._rv if rv is None else min(rv, self._rv)
+        while self._history and self._history[0].rv <= target:
+            self._history.popleft()
+        self._compacted_rv = max(self._compacted_rv, target)
+
+    def reset_resource_version(self, start: int = 1, *, keep_objects: bool = True) -> None:
+        """Simulate an API server restored from a backup: the rv counter restarts at `start`,
+        history is gone, watchers are disconnected. Objects are kept (re-stamped) or dropped."""
+        self.epoch += 1
+        self._history.clear()
+        self._rv = start - 1
+        objects = self._objects if keep_objects else {}
+        self._objects = {}
+        for key in sorted(objects):
+            new = copy.deepcopy(objects[key])
+            self._stamp(new, self._next_rv())
+            self._objects[key] = new
+        self._compacted_rv = self._rv
+        for queue in self._subscribers:
+            queue.put_nowait(None)
+
+
+def _awaits_kubelet(obj: Obj) -> bool:
+    """A bound, still running pod deleted with a grace period stays until the kubelet has
+    stopped its containers (it then sets a terminal phase or deletes with grace 0)."""
+    return (
+        obj.get("kind") == "Pod"
+        and bool(obj.get("spec", {}).get("nodeName"))
+        and obj.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+        and int(obj["metadata"].get("deletionGracePeriodSeconds") or 0) > 0
+    )
+
+
+def _drop_tracking_finalizer(obj: Obj) -> None:
+    meta = obj["metadata"]
+    meta["finalizers"] = [f for f in meta.get("finalizers", []) if f != JOB_TRACKING_FINALIZER]
+
+
+def object_key(obj: Obj) -> tuple[str, str]:
+    meta = obj["metadata"]
+    return (meta.get("namespace", ""), meta["name"])
