@@ -9,7 +9,7 @@ import contextlib
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,6 @@ RESOURCES = {"jobs": JOBS, "pods": PODS}
 CONVERGE_TIMEOUT = 10.0
 # Small, fast and reproducible defaults for informers under test.
 FAST: dict[str, Any] = {"idle_timeout": 5.0, "backoff_initial": 0.01, "backoff_max": 0.05}
-
-
-def run(body: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(body(), timeout)
-
-    return asyncio.run(bounded())
 
 
 def _uid(obj: Raw) -> str | None:
