@@ -21,9 +21,7 @@ from jobwatch.serve import Exporter
 from jobwatch.settings import settings
 from jobwatch_testbed.proxy import TCPProxy
 from jobwatch_testbed.sim import JOBS, SimServer
-from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
-from jobwatch_testbed.sim.store import PODS
-from tests.builders import terminated
+from tests.faults.support import failing_job, scraped
 
 pytestmark = pytest.mark.timeout(90)
 NS = "faults"
@@ -46,7 +44,7 @@ class World:
     def add_failing_job(self, name: str | None = None) -> str:
         if name is None:
             name, self.serial = f"job-{self.serial:03d}", self.serial + 1
-        _failing_job(self.sim, name)
+        failing_job(self.sim, NS, name)
         return name
 
     def changes(self) -> None:
@@ -65,20 +63,6 @@ async def _get(url: str) -> tuple[int, str]:
         return response.status, await response.text()
 
 
-def _exported(text: str) -> tuple[set[str], float]:
-    names = {
-        line.split('job_name="', 1)[1].split('"', 1)[0]
-        for line in text.splitlines()
-        if line.startswith("jobwatch_job_info{")
-    }
-    failures = sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("jobwatch_container_failures_total{")
-    )
-    return names, failures
-
-
 async def _converged(world: World) -> None:
     truth: set[str] = set()
     names: set[str] = set()
@@ -88,7 +72,7 @@ async def _converged(world: World) -> None:
             for _ in iter(int, 1):
                 truth = {o["metadata"]["name"] for o in world.sim.store.list(JOBS, NS)[0]}
                 uids = {o["metadata"]["uid"] for o in world.sim.store.list(JOBS, NS)[0]}
-                names, failures = _exported((await _get(f"{world.exporter.url}/metrics"))[1])
+                names, failures = scraped((await _get(f"{world.exporter.url}/metrics"))[1])
                 held = {j.uid for j in world.exporter.state.store.jobs.values()}
                 if names == truth and held == uids and failures == world.failed_pods_since_start:
                     return
@@ -171,7 +155,7 @@ def test_fault_ends_in_the_truth(case: str, tmp_path: Path) -> None:
             text = kubeconfig.read_text().replace(f":{sim.port}", f":{proxy.port}")
             kubeconfig.write_text(text)
             for i in range(4):
-                _failing_job(sim, f"base-{i}")
+                failing_job(sim, NS, f"base-{i}")
             config = settings(
                 kubeconfig=str(kubeconfig),
                 listen_address="127.0.0.1:0",
@@ -192,17 +176,6 @@ def test_fault_ends_in_the_truth(case: str, tmp_path: Path) -> None:
                 assert await _probes(world) == {"readyz": 200, "livez": 200}
 
     asyncio.run(body())
-
-
-def _failing_job(sim: SimServer, name: str) -> None:
-    """A Job with one failed pod (exit 1)."""
-    job = sim.store.create(JOBS, new_job(NS, name, [container("c", ["false"])]))
-    pod = pod_for_job(job)
-    pod["status"] = {
-        "phase": "Failed",
-        "containerStatuses": [{"name": "c", "restartCount": 0, "state": terminated(1)}],
-    }
-    sim.store.create(PODS, pod)
 
 
 async def _run(world: World, inject: Fault, clear: Fault) -> None:

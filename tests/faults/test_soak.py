@@ -20,9 +20,7 @@ import pytest
 from jobwatch.settings import split_listen_address
 from jobwatch_testbed.monitoring import free_port
 from jobwatch_testbed.sim import JOBS, SimServer
-from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
-from jobwatch_testbed.sim.store import PODS
-from tests.builders import terminated
+from tests.faults.support import failing_job, scraped
 
 SECONDS = float(os.environ.get("JOBWATCH_SOAK_SECONDS", "100"))
 WARM_UP = 25.0
@@ -39,23 +37,13 @@ def _rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-def _failed_pod(job: dict[str, Any]) -> dict[str, Any]:
-    pod = pod_for_job(job)
-    pod["status"] = {
-        "phase": "Failed",
-        "containerStatuses": [{"name": "c", "restartCount": 0, "state": terminated(1)}],
-    }
-    return pod
-
-
 async def _churn(sim: SimServer, stop: asyncio.Event, made: list[int]) -> None:
     """About 20 Jobs a second: each gets one failed pod; the oldest are deleted (TTL-like)."""
     n = 0
     live: list[str] = []
     while not stop.is_set():
         name = f"churn-{n:06d}"
-        job = sim.store.create(JOBS, new_job(NS, name, [container("c", ["false"])]))
-        sim.store.create(PODS, _failed_pod(job))
+        failing_job(sim, NS, name)
         made[0] += 1
         live.append(name)
         if len(live) > 150:
@@ -148,16 +136,7 @@ async def _soak(sim: SimServer, process: subprocess.Popen[bytes], address: str) 
             for _ in iter(int, 1):
                 async with session.get(f"{url}/metrics") as response:
                     text = await response.text()
-                names = {
-                    line.split('job_name="', 1)[1].split('"', 1)[0]
-                    for line in text.splitlines()
-                    if line.startswith("jobwatch_job_info{")
-                }
-                failures = sum(
-                    float(line.rsplit(" ", 1)[1])
-                    for line in text.splitlines()
-                    if line.startswith("jobwatch_container_failures_total{")
-                )
+                names, failures = scraped(text)
                 if names == want and failures == made[0]:
                     break
                 await asyncio.sleep(0.5)
