@@ -145,37 +145,34 @@ CASES: dict[str, tuple[Fault, Fault]] = {
 
 
 @pytest.mark.parametrize("case", sorted([*CASES, "another-servers-history"]))
-def test_fault_ends_in_the_truth(case: str, tmp_path: Path) -> None:
-    async def body() -> None:
-        async with (
-            SimServer("127.0.0.1", 0, bookmark_period=0.5) as sim,
-            TCPProxy("127.0.0.1", sim.port) as proxy,
-        ):
-            kubeconfig = sim.write_kubeconfig(tmp_path / "kc")
-            text = kubeconfig.read_text().replace(f":{sim.port}", f":{proxy.port}")
-            kubeconfig.write_text(text)
-            for i in range(4):
-                failing_job(sim, NS, f"base-{i}")
-            config = settings(
-                kubeconfig=str(kubeconfig),
-                listen_address="127.0.0.1:0",
-                namespaces=(NS,),
-                watch_cronjobs=False,
-                watch_idle_timeout=2.0,
-                resync_period=1.0,
-                relist_period=3.0 if case == "another-servers-history" else 3600.0,
-            )
-            async with Exporter(config) as exporter:
-                await exporter.wait_ready()
-                world = World(sim, proxy, exporter)
-                await _converged(world)  # the baseline: nothing counted yet
-                if case == "another-servers-history":
-                    await _run_history(world)
-                else:
-                    await _run(world, *CASES[case])
-                assert await _probes(world) == {"readyz": 200, "livez": 200}
-
-    asyncio.run(body())
+async def test_fault_ends_in_the_truth(case: str, tmp_path: Path) -> None:
+    async with (
+        SimServer("127.0.0.1", 0, bookmark_period=0.5) as sim,
+        TCPProxy("127.0.0.1", sim.port) as proxy,
+    ):
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kc")
+        text = kubeconfig.read_text().replace(f":{sim.port}", f":{proxy.port}")
+        kubeconfig.write_text(text)
+        for i in range(4):
+            failing_job(sim, NS, f"base-{i}")
+        config = settings(
+            kubeconfig=str(kubeconfig),
+            listen_address="127.0.0.1:0",
+            namespaces=(NS,),
+            watch_cronjobs=False,
+            watch_idle_timeout=2.0,
+            resync_period=1.0,
+            relist_period=3.0 if case == "another-servers-history" else 3600.0,
+        )
+        async with Exporter(config) as exporter:
+            await exporter.wait_ready()
+            world = World(sim, proxy, exporter)
+            await _converged(world)  # the baseline: nothing counted yet
+            if case == "another-servers-history":
+                await _run_history(world)
+            else:
+                await _run(world, *CASES[case])
+            assert await _probes(world) == {"readyz": 200, "livez": 200}
 
 
 async def _run(world: World, inject: Fault, clear: Fault) -> None:
