@@ -18,7 +18,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster import Informer, connect
 from jobwatch.settings import Settings, settings
-from jobwatch.sink import Raw, Result, Verb
+from jobwatch.sink import Raw, Resource, Result, Verb
 from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
 from jobwatch_testbed.sim.selectors import parse_label_selector
 from jobwatch_testbed.sim.server import SimServer
@@ -47,9 +47,9 @@ class RecordingSink:
 
     def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
         current = self.objects[resource]
-        for uid, obj in list(current.items()):
+        for held, obj in list(current.items()):
             if scope is None or obj["metadata"].get("namespace") == scope:
-                del current[uid]
+                del current[held]
         for obj in objects:
             uid = _uid(obj)
             if uid is None:
@@ -148,7 +148,7 @@ class Harness:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def informer(
-        self, resource: str, scope: str | None = None, selector: str = "", **options: Any
+        self, resource: Resource, scope: str | None = None, selector: str = "", **options: Any
     ) -> Informer:
         kwargs = {**FAST, "rng": random.Random(7), **options}
         return Informer(self.api, resource, scope, selector, self.sink, self.telemetry, **kwargs)
