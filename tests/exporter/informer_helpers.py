@@ -18,7 +18,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster import Informer, connect
 from jobwatch.settings import Settings, settings
-from jobwatch.sink import Raw, Resource, Result, Verb
+from jobwatch.sink import Problem, Raw, Resource, Result, Verb
 from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
 from jobwatch_testbed.sim.selectors import parse_label_selector
 from jobwatch_testbed.sim.server import SimServer
@@ -36,6 +36,10 @@ def _uid(obj: Raw) -> str | None:
     return uid if isinstance(uid, str) else None
 
 
+def _in(obj: Raw, scope: str | None) -> bool:
+    return scope is None or obj["metadata"].get("namespace") == scope
+
+
 class RecordingSink:
     """A dict per resource keyed by uid; `replace` drops everything else in its scope."""
 
@@ -45,11 +49,11 @@ class RecordingSink:
         self.applied: Counter[tuple[str, str]] = Counter()
         self.malformed = 0
 
-    def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
+    def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> int:
         current = self.objects[resource]
-        for held, obj in list(current.items()):
-            if scope is None or obj["metadata"].get("namespace") == scope:
-                del current[held]
+        before = {u: o for u, o in current.items() if _in(o, scope)}
+        for held in before:
+            del current[held]
         for obj in objects:
             uid = _uid(obj)
             if uid is None:
@@ -57,6 +61,8 @@ class RecordingSink:
             else:
                 current[uid] = obj
         self.replaced.append((resource, scope, len(objects)))
+        after = {u: o for u, o in current.items() if _in(o, scope)}
+        return sum(before.get(u) != after.get(u) for u in before.keys() | after.keys())
 
     def apply(self, resource: str, event_type: str, obj: Raw) -> None:
         self.applied[resource, event_type] += 1
@@ -81,6 +87,9 @@ class RecordingTelemetry:
     events: Counter[tuple[str, str]] = field(default_factory=Counter)
     heartbeats: list[tuple[str, float]] = field(default_factory=list)
     syncs: list[tuple[str, str | None]] = field(default_factory=list)
+    parse_errors: Counter[str] = field(default_factory=Counter)
+    problems: list[tuple[str, str | None, Problem | None]] = field(default_factory=list)
+    drift: Counter[str] = field(default_factory=Counter)
     on_request: Callable[[str, str, str], None] | None = None
 
     def request(self, resource: str, verb: Verb, result: Result) -> None:
@@ -99,6 +108,15 @@ class RecordingTelemetry:
 
     def synced(self, resource: str, scope: str | None) -> None:
         self.syncs.append((resource, scope))
+
+    def parse_error(self, resource: str) -> None:
+        self.parse_errors[resource] += 1
+
+    def unavailable(self, resource: str, scope: str | None, problem: Problem | None) -> None:
+        self.problems.append((resource, scope, problem))
+
+    def drifted(self, resource: str, differences: int) -> None:
+        self.drift[resource] += differences
 
 
 def truth(

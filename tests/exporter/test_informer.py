@@ -294,9 +294,11 @@ async def test_lines_that_are_not_json_are_logged_and_skipped(
             )
             assert h.sink.malformed == 1  # metadata-less objects are the sink's problem
             assert h.telemetry.events["jobs", "BOOKMARK"] == 1
+            assert h.telemetry.parse_errors["jobs"] == 2
     assert informer.resource_version == "42"
+    # Both bad lines are counted; only the first is logged within the rate-limit window.
+    assert sum("skipped a watch line" in r.message for r in caplog.records) == 1
     assert sum("not JSON" in r.message for r in caplog.records) == 1
-    assert sum("not an event" in r.message for r in caplog.records) == 1
 
 
 # ---------------------------------------------------------------------------- connect
