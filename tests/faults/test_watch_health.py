@@ -34,10 +34,10 @@ ERROR_504 = orjson.dumps(
 )
 
 
+@pytest.mark.timeout(40)
 async def test_error_events_are_not_heartbeats_and_back_off(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-
     with caplog.at_level(logging.WARNING, logger="jobwatch.cluster"):
         async with harness(tmp_path) as h:
             add_jobs(h.sim, "ns", 3)
@@ -68,10 +68,10 @@ async def test_error_events_are_not_heartbeats_and_back_off(
     [b"", b"<html><body>502 Bad Gateway</body></html>\n" * 3],
     ids=["empty", "html"],
 )
+@pytest.mark.timeout(40)
 async def test_instantly_closed_watch_backs_off_counts_errors_and_logs_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, answer: bytes
 ) -> None:
-
     with caplog.at_level(logging.INFO, logger="jobwatch"):
         async with harness(tmp_path) as h:
             add_jobs(h.sim, "ns", 2)
