@@ -459,10 +459,18 @@ class JobController:
         return "FailureTarget", reason, MESSAGES[reason]
 
     def _set_target(self, job: Obj, pods: list[Obj], ctype: str, reason: str, msg: str) -> None:
+        """Active pods are deleted first, so the condition is written with the counts that
+        follow (active 0, terminating), in one status update as syncJob does."""
         now = self.env.time.stamp()
         cond = job_condition(ctype, now, reason, msg)
-        self.update_status(lambda s: s.update(conditions=[*s.get("conditions", []), cond]))
         self._delete_active(pods)
+        counts = pod_counts(self.pods(job))
+
+        def write(s: Obj) -> None:
+            s["conditions"] = [*s.get("conditions", []), cond]
+            apply_counts(s, counts)
+
+        self.update_status(write)
 
     def _delete_active(self, pods: list[Obj]) -> None:
         for pod in pods:
