@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import gzip
 import html
+import ssl
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from jobwatch import __version__
-from jobwatch.exposition import negotiate
+from jobwatch.negotiation import negotiate
 
 GZIP_LEVEL = 1  # half the CPU of level 6 on a 3 MB body for ~20% more bytes
 KEEPALIVE_TIMEOUT = 30.0  # seconds an idle keep-alive connection is held (Prometheus reconnects)
@@ -27,18 +28,22 @@ MAX_REFRESH_STEPS = 100  # then the scrape finishes what is left in one go, howe
 
 
 class MetricsSource(Protocol):
-    """What the server needs from the exporter state."""
+    """What /metrics needs from the exporter state."""
+
+    def exposition(self, openmetrics: bool) -> bytes: ...
+
+    async def settle(self, max_steps: int | None = None) -> None:
+        """Do the pending work in bounded steps, yielding to the event loop between them."""
+
+
+class Health(Protocol):
+    """What /readyz and /livez need from the self-metrics (`jobwatch.state.telemetry`)."""
 
     @property
     def ready(self) -> bool: ...
 
     @property
     def last_heartbeat(self) -> float | None: ...
-
-    def exposition(self, openmetrics: bool) -> bytes: ...
-
-    async def settle(self, max_steps: int | None = None) -> None:
-        """Do the pending work in bounded steps, yielding to the event loop between them."""
 
 
 class _Compressor:
@@ -75,12 +80,16 @@ def _landing(telemetry_path: str) -> str:
 
 def build_app(
     source: MetricsSource,
+    health: Health,
     *,
     telemetry_path: str = "/metrics",
     livez_max_silence: float = 300.0,
     clock: Callable[[], float] = time.time,
+    middlewares: Sequence[Any] = (),
 ) -> web.Application:
-    """The aiohttp application; `source` is the exporter state (or anything shaped like it)."""
+    """The aiohttp application; `source` is the exporter state and `health` its telemetry (or
+    anything shaped like them). `middlewares` guard every route
+    (`jobwatch.webconfig.middleware`: TLS client certificates, basic auth)."""
     compressor = _Compressor()
     started = clock()
 
@@ -98,12 +107,12 @@ def build_app(
         return web.Response(text="ok\n")
 
     async def readyz(_request: web.Request) -> web.Response:
-        if source.ready:
+        if health.ready:
             return web.Response(text="ok: initial LIST synced\n")
         return web.Response(status=503, text="not ready: initial LIST not yet synced\n")
 
     async def livez(_request: web.Request) -> web.Response:
-        last = source.last_heartbeat
+        last = health.last_heartbeat
         silent = clock() - (started if last is None else last)
         if silent > livez_max_silence:
             return web.Response(
@@ -116,7 +125,7 @@ def build_app(
     async def landing(_request: web.Request) -> web.Response:
         return web.Response(text=_landing(telemetry_path), content_type="text/html")
 
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=list(middlewares))
     app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -125,8 +134,11 @@ def build_app(
     return app
 
 
-async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Bind and serve; returns the runner (to clean up) and the bound port (for port 0)."""
+async def start(
+    app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
+    """Bind and serve (TLS with `ssl_context`); returns the runner (to clean up) and the bound
+    port (for port 0)."""
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -135,7 +147,7 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         shutdown_timeout=5.0,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     server = site._server
     sockets = getattr(server, "sockets", None) or []

@@ -1,4 +1,5 @@
-"""The Job controller half of the simulation, written from the spec (never from jobwatch.analysis).
+"""The Job controller half of the simulation, written from the spec (docs/job-semantics.md, cited as
+§n; never from jobwatch.analysis).
 
 `JobController(env, namespace, name, scripts).run()` syncs one Job every simulated second until
 it has a terminal condition, as kube-controller-manager's `syncJob` would (v1.31+ behaviour):

@@ -6,12 +6,12 @@ A pod's life is a *script*: an async function `script(pod: PodHandle) -> None` t
 deletion: the script is cancelled, running containers are stopped (143 when the process honours
 SIGTERM, 137 after the grace period otherwise) and the pod gets a terminal phase (v1.27+).
 
-The phase is always derived from the container statuses by `derive_phase` (spec §1.1,
+The phase is always derived from the container statuses by `derive_phase` (docs/job-semantics.md §1.1,
 `pkg/kubelet/kubelet_pods.go getPhase`): Never → Failed when all regular containers stopped and
 one failed, or a regular init container failed; OnFailure → a failed container is restarted in
 place and the pod stays Running (Pending in init); native sidecars (init containers with
 `restartPolicy: Always`) never decide the phase; waiting without `lastState` keeps it Pending.
-`containerStatuses` are sorted by name, as the kubelet sorts them (spec §5, myth 3).
+`containerStatuses` are sorted by name, as the kubelet sorts them (§5.1).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ Script = Callable[["PodHandle"], Coroutine[Any, Any, None]]
 NODE = "sim-worker-1"
 HOST_IP = "172.18.0.3"
 EPOCH = "1970-01-01T00:00:00Z"
-# CrashLoopBackOff (spec §3.2): first restart immediate, then 10 s doubling, capped at 300 s.
+# CrashLoopBackOff (§3.2): first restart immediate, then 10 s doubling, capped at 300 s.
 CRASHLOOP_INITIAL = 10.0
 CRASHLOOP_MAX = 300.0
 
@@ -51,7 +51,7 @@ def _terminated(cs: Obj) -> Obj | None:
 
 
 def derive_phase(pod: Obj) -> str:
-    """The pod phase the kubelet computes from container statuses (spec §1.1)."""
+    """The pod phase the kubelet computes from container statuses (§1.1)."""
     spec, status = pod["spec"], pod.get("status", {})
     if status.get("reason") == "Evicted":
         return "Failed"

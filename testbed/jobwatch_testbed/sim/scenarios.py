@@ -202,7 +202,7 @@ async def start_error_128(env: Cluster, sc: Scenario) -> None:
 
 
 async def imagepullbackoff_stall(env: Cluster, sc: Scenario) -> None:
-    """The image does not exist: ErrImagePull, then ImagePullBackOff forever (§4, myth 2).
+    """The image does not exist: ErrImagePull, then ImagePullBackOff forever (§4).
 
     Telling state: Job without conditions, status.active 1, no failed; pod Pending, container
     `invalid-image` waiting reason ImagePullBackOff (message `Back-off pulling image "…"`),
@@ -308,8 +308,9 @@ async def complete_after_two_failures(env: Cluster, sc: Scenario) -> None:
 
 
 async def multi_container_completed_but_failed(env: Cluster, sc: Scenario) -> None:
-    """Two containers: `app` exits 0, `worker` exits 1. The pod is Failed, yet
-    `kubectl get pods` shows Completed (it reports the alphabetically first container, §5 myth 3).
+    """Two containers: `app` exits 0, `worker` exits 1. The pod is Failed. The v1.28-era printer
+    showed Completed (the alphabetically first container); printPod at v1.37.2 shows the worker's
+    Error (docs/job-semantics.md §5.1, §6).
 
     Telling state: Job [FailureTarget, Failed] BackoffLimitExceeded, status.failed 1; pod phase
     Failed, containerStatuses sorted [app: exitCode 0 reason Completed, worker: exitCode 1
@@ -663,7 +664,7 @@ SCENARIOS: dict[str, Scenario] = {
             multi_container_completed_but_failed,
             "sim-multicontainer",
             "two-containers",
-            "app exits 0, worker exits 1: pod Failed, kubectl shows Completed",
+            "app exits 0, worker exits 1: pod Failed, kubectl shows the worker's Error",
         ),
         _scenario(
             onfailure_oom_then_success,
