@@ -531,7 +531,9 @@ def test_next_retry_at_matches_pod_creation(control_plane: ControlPlane) -> None
     """§3.1 in real time: the first replacement comes 10 s after the failed pod's finish time,
     and a native sidecar still running voids the containers' time (backoff_utils.go
     getFinishTimeFromContainers), so the Ready=False transition counts instead, however long
-    ago the main container finished."""
+    ago the main container finished. (A real kubelet keeps such a pod Running until it has
+    stopped the sidecar, getPhase counts running sidecars; the pod is written Failed with the
+    sidecar running to put the controller's rule itself to the test.)"""
     sidecar = {
         "initContainers": [{"name": "proxy", "image": "busybox:1.36", "restartPolicy": "Always"}]
     }
@@ -550,7 +552,7 @@ def test_next_retry_at_matches_pod_creation(control_plane: ControlPlane) -> None
                 f"{label}: jobwatch expects the retry {predicted:+.1f} s on"
             )
             # creationTimestamp and finishedAt have whole seconds; the sync batches by 1 s.
-            assert -1.5 <= created - predicted <= 2.5, f"{label}: {created - predicted:+.1f} s"
+            assert -1.5 <= created - predicted <= 3.0, f"{label}: {created - predicted:+.1f} s"
 
     play(control_plane, "retry", body)
 
@@ -577,7 +579,8 @@ def test_deadline_at_matches_deadline_exceeded(control_plane: ControlPlane) -> N
             await driver.settled()
             predicted = driver.report().deadline_at
             assert predicted is not None
-            assert abs(await _deadline_exceeded_at(driver) - predicted) <= 1.0
+            # whole seconds on both sides; the controller's requeue may run a little late
+            assert -1.0 <= await _deadline_exceeded_at(driver) - predicted <= 2.0
 
     play(control_plane, "deadline", body)
 
@@ -612,7 +615,7 @@ def test_suspend_clears_start_time_and_resume_restarts_the_deadline(
             second = driver.report().deadline_at
             assert second is not None
             assert second > first
-            assert abs(await _deadline_exceeded_at(driver) - second) <= 1.0
+            assert -1.0 <= await _deadline_exceeded_at(driver) - second <= 2.0
 
     play(control_plane, "suspend", body)
 
