@@ -62,3 +62,9 @@ chart: generate ## refresh helm/jobwatch/files from a fresh render of the rules 
 
 chart-test: setup tools ## Helm chart lint/render/schema checks, hadolint, clean-venv image install
 	$(PY) -m pytest -q tests/deploy
+
+.PHONY: image
+# No Docker engine needed: buildah (chroot isolation, vfs) builds the Dockerfile from a Debian
+# bookworm + python3 base made with mmdebstrap and cached in ~/.cache/jobwatch-image by recipe.
+image: ## build the container image localhost/jobwatch:VERSION (installs buildah, mmdebstrap)
+	@bash docker/build-image.sh
