@@ -31,6 +31,7 @@ import aiohttp
 import pytest
 import yaml
 
+from jobwatch.metrics import EXPORTER_UNAVAILABLE, JOB_LAST_EXIT_CODE
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
 from jobwatch_testbed.kube.controlplane import ControlPlane, ControlPlaneError, free_port
@@ -140,7 +141,8 @@ def test_the_real_controllers_create_the_exporter_pod_under_restricted(
         path = f"/apis/apps/v1/namespaces/{NS}/replicasets?labelSelector=app.kubernetes.io/instance=unsafe"
         for rs in control_plane.request("GET", path)["items"]:
             for cond in rs.get("status", {}).get("conditions", []):
-                if cond["type"] == "ReplicaFailure":
+                # The first attempts may race the ServiceAccount applied with it.
+                if cond["type"] == "ReplicaFailure" and "PodSecurity" in cond["message"]:
                     return str(cond["message"])
         return ""
 
@@ -188,6 +190,15 @@ def _get(url: str) -> tuple[int, str]:
         return err.code, err.read().decode()
     except OSError:
         return 0, ""
+
+
+def _unavailable(metrics: str) -> str:
+    """The resource-unavailable self-metric's samples that are 1."""
+    return "\n".join(
+        line
+        for line in metrics.splitlines()
+        if line.startswith(EXPORTER_UNAVAILABLE.name + "{") and line.endswith(" 1")
+    )
 
 
 def _job(name: str) -> dict[str, Any]:
@@ -259,7 +270,10 @@ def test_exporter_works_with_the_chart_rbac_and_says_what_is_forbidden(
 
     with _serve_process(kubeconfig, log, *flags, "--log.format=json") as url:
         said = _wait("a forbidden line", forbidden)
-        assert _get(f"{url}/readyz")[0] == 503
+        # The other resources are still served; the missing one is reported as forbidden.
+        metrics = _wait("the unavailable metric", lambda: _unavailable(_get(f"{url}/metrics")[1]))
+        assert 'resource="pods"' in metrics
+        assert 'problem="forbidden"' in metrics
     assert "Informer(pods" in said
     assert "list forbidden (HTTP 403)" in said
     assert f'User "system:serviceaccount:{ns}:{account}" cannot list resource "pods"' in said
@@ -460,7 +474,7 @@ async def _scrape_and_alert(cp: ControlPlane, config_text: str, rules_dir: Path,
 
 
 async def _check(prom: Prometheus) -> None:
-    series = 'jobwatch_job_last_exit_code{job="jobwatch",job_name="missing-command"}'
+    series = JOB_LAST_EXIT_CODE.name + '{job="jobwatch",job_name="missing-command"}'
     found = await _until(series, lambda: prom.query(series))
     labels = found[0]["metric"]
     # The Job's own labels survived the operator's target labels.
