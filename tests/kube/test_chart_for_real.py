@@ -445,6 +445,10 @@ def test_operator_generated_scrape_keeps_the_jobs_labels_and_the_alert_names_the
         config_text = _wait("both ServiceMonitors in the generated config", both_monitors)
         rules = operator.generated_rules("k8s")
     assert "honor_labels: true" in config_text
+    # The operator's rule files hold exactly the chart's PrometheusRule groups.
+    chart_rule = next(d for d in render(FAST, namespace=NS) if d["kind"] == "PrometheusRule")
+    groups = [g for text in rules.values() for g in yaml.safe_load(text)["groups"]]
+    assert groups == chart_rule["spec"]["groups"]
     rules_dir = installed / "rules"
     rules_dir.mkdir(exist_ok=True)
     for name, text in rules.items():
