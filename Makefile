@@ -57,8 +57,8 @@ clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache dist
 
 .PHONY: chart chart-test
-# `make generate` writes the chart's copies of the rule groups and dashboard into helm/jobwatch/files.
-chart: generate ## refresh helm/jobwatch/files from a fresh render of the rules and dashboard
+# `make generate` writes the chart's rule and dashboard templates and its alerts' values and schema.
+chart: generate ## regenerate helm/jobwatch's templates/_rules.tpl, _dashboard.tpl, alerts values and schema
 
 chart-test: setup tools ## Helm chart lint/render/schema checks, hadolint, clean-venv image install
 	$(PY) -m pytest -q tests/deploy
