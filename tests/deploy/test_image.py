@@ -152,8 +152,8 @@ def test_image_config_runs_serve_as_non_root(built: image.Built) -> None:
 def test_image_is_the_base_plus_one_venv_layer_of_bounded_size(built: image.Built) -> None:
     base, venv = built.layers  # the build stage (uv, sources) leaves nothing behind
     print(f"image layers: base {base} B, venv {venv} B, total {base + venv} B")
-    assert venv < 120 * 2**20
-    assert base + venv < 250 * 2**20
+    assert venv < 100 * 2**20
+    assert base + venv < 200 * 2**20
 
 
 @built_timeout
