@@ -28,8 +28,9 @@ tools: ## install Prometheus, Alertmanager, promtool and amtool from Debian when
 	    $(APT_PKGS) >/dev/null; \
 	fi
 
-kube: ## build etcd, kube-apiserver, kube-controller-manager and kubectl from Go modules (once, cached by version)
+kube: ## build etcd, kube-apiserver, kube-controller-manager, kubectl and prometheus-operator from Go modules (once, cached by version)
 	@$(KUBE_BUILD) $(if $(filter true 1 yes,$(CI)),,--optional)
+	@PYTHONPATH=testbed python3 -m jobwatch_testbed.kube.operator $(if $(filter true 1 yes,$(CI)),,--optional)
 
 lint: setup ## ruff, mypy --strict and the layer contracts (import-linter)
 	.venv/bin/ruff check exporter testbed tests bench

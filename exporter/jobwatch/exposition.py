@@ -14,9 +14,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from jobwatch import metrics as m
+from jobwatch import vocabulary as v
 from jobwatch.analysis.report import CronJobStatus, JobReport
 from jobwatch.metrics import Metric
 
+# Every label value is cut to this many characters (Kubernetes names are at most 253).
+MAX_LABEL_CHARS = 253
 # Sample lines of one object, by family name. Each value ends with "\n".
 Fragments = dict[str, bytes]
 # One counter series: label values in the family's label order, value, creation time.
@@ -27,6 +30,11 @@ Series = tuple[tuple[str, ...], float, float]
 
 
 def escape_label(value: str) -> str:
+    """Escaped and bounded: at most MAX_LABEL_CHARS characters, lone surrogates replaced."""
+    if len(value) > MAX_LABEL_CHARS:
+        value = value[:MAX_LABEL_CHARS]
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
@@ -90,8 +98,9 @@ class _Lines:
 def render_job(report: JobReport) -> Fragments:
     """All per-Job series of one Job. No (name, labels) pair twice."""
     out = _Lines((report.namespace, report.name, report.cronjob))
-    out.add(m.JOB_INFO, 1, report.restart_policy, report.completion_mode)
-    out.add(m.JOB_STATE, 1, report.state.value, report.reason)
+    policy = v.bounded(report.restart_policy, v.RESTART_POLICIES)
+    out.add(m.JOB_INFO, 1, policy, v.bounded(report.completion_mode, v.COMPLETION_MODES))
+    out.add(m.JOB_STATE, 1, report.state.value, v.bounded(report.reason, v.JOB_REASONS))
     if (a := report.attempts) is not None:
         out.add(m.JOB_ATTEMPTS_USED, a.used)
         out.add(m.JOB_ATTEMPTS_LIMIT, a.limit)
@@ -101,7 +110,8 @@ def render_job(report: JobReport) -> Fragments:
     if report.max_failed_indexes is not None:
         out.add(m.JOB_MAX_FAILED_INDEXES, report.max_failed_indexes)
     if (e := report.last_exit) is not None:
-        out.add(m.JOB_LAST_EXIT_CODE, e.code, e.container, e.reason, e.cause.value)
+        reason = v.bounded(e.reason or "", v.EXIT_REASONS)
+        out.add(m.JOB_LAST_EXIT_CODE, e.code, e.container, reason, e.cause.value)
         if e.finished_at is not None:
             out.add(m.JOB_LAST_EXIT_TIMESTAMP, e.finished_at, e.cause.value)
     latest: dict[str, float] = {}
@@ -133,7 +143,8 @@ def render_job(report: JobReport) -> Fragments:
 
 def render_cronjob(status: CronJobStatus) -> Fragments:
     out = _Lines((status.namespace, status.cronjob))
-    out.add(m.CRONJOB_LAST_RUN_STATE, 1, status.last_state, status.last_reason)
+    reason = v.bounded(status.last_reason, v.JOB_REASONS)
+    out.add(m.CRONJOB_LAST_RUN_STATE, 1, status.last_state, reason)
     if status.last_success_at is not None:
         out.add(m.CRONJOB_LAST_SUCCESS, status.last_success_at)
     if status.last_failure_at is not None:

@@ -201,6 +201,20 @@ EXPORTER_SYNCED = _exporter(
 EXPORTER_LAST_EVENT = _exporter(
     "last_event_timestamp_seconds", "When the last watch event or bookmark arrived.", "resource"
 )
+EXPORTER_UNAVAILABLE = _exporter(
+    "resource_unavailable",
+    "1 while the resource cannot be listed in the namespace (empty: cluster-wide): problem "
+    "forbidden (RBAC) or invalid (a bad label selector, an unserved resource); else 0, none.",
+    "resource",
+    "namespace",
+    "problem",
+)
+EXPORTER_DRIFT_TOTAL = _exporter(
+    "drift_total",
+    "Objects a periodic relist found missing, extra or different in the store, then healed.",
+    "resource",
+    type_="counter",
+)
 EXPORTER_RENDER_SECONDS = _exporter(
     "render_seconds", "Time spent re-rendering per-Job exposition after changes.", type_="summary"
 )
@@ -242,6 +256,8 @@ EXPORTER_FAMILIES: tuple[Metric, ...] = (
     EXPORTER_PARSE_ERRORS_TOTAL,
     EXPORTER_TRACKED_OBJECTS,
     EXPORTER_SYNCED,
+    EXPORTER_UNAVAILABLE,
+    EXPORTER_DRIFT_TOTAL,
     EXPORTER_LAST_EVENT,
     EXPORTER_RENDER_SECONDS,
 )

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import html
+import ssl
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -84,9 +85,11 @@ def build_app(
     telemetry_path: str = "/metrics",
     livez_max_silence: float = 300.0,
     clock: Callable[[], float] = time.time,
+    middlewares: Sequence[Any] = (),
 ) -> web.Application:
     """The aiohttp application; `source` is the exporter state and `health` its telemetry (or
-    anything shaped like them)."""
+    anything shaped like them). `middlewares` guard every route
+    (`jobwatch.webconfig.middleware`: TLS client certificates, basic auth)."""
     compressor = _Compressor()
     started = clock()
 
@@ -122,7 +125,7 @@ def build_app(
     async def landing(_request: web.Request) -> web.Response:
         return web.Response(text=_landing(telemetry_path), content_type="text/html")
 
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=list(middlewares))
     app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -131,8 +134,11 @@ def build_app(
     return app
 
 
-async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Bind and serve; returns the runner (to clean up) and the bound port (for port 0)."""
+async def start(
+    app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
+    """Bind and serve (TLS with `ssl_context`); returns the runner (to clean up) and the bound
+    port (for port 0)."""
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -141,7 +147,7 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         shutdown_timeout=5.0,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     server = site._server
     sockets = getattr(server, "sockets", None) or []

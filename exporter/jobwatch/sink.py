@@ -12,16 +12,20 @@ from typing import Literal, Protocol
 
 from jobwatch.model import Raw, Resource
 
-__all__ = ["Raw", "Resource", "Result", "Sink", "Telemetry", "Verb"]
+__all__ = ["Problem", "Raw", "Resource", "Result", "Sink", "Telemetry", "Verb"]
 
 Verb = Literal["list", "watch"]
 # ok: the request succeeded; expired: 410 Gone; throttled: 429; error: anything else.
 Result = Literal["ok", "error", "expired", "throttled"]
+# Why a resource cannot be listed at all: RBAC (401/403), or the request itself is wrong (400,
+# 404, 422: an invalid label selector, a resource the server does not serve).
+Problem = Literal["forbidden", "invalid"]
 
 
 class Sink(Protocol):
-    def replace(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> None:
-        """After a (re)list: exactly `objects` exist in `scope`; anything else there is gone."""
+    def replace(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> int:
+        """After a (re)list: exactly `objects` exist in `scope`; anything else there is gone.
+        Returns how many objects differed from the store (added, removed or changed)."""
 
     def apply(self, resource: Resource, event_type: str, obj: Raw) -> None:
         """One watch event: ADDED, MODIFIED or DELETED."""
@@ -42,3 +46,12 @@ class Telemetry(Protocol):
 
     def synced(self, resource: Resource, scope: str | None) -> None:
         """The first LIST of `resource` in `scope` completed."""
+
+    def parse_error(self, resource: Resource) -> None:
+        """A watch line or list item was not a well-formed event or object; it was skipped."""
+
+    def unavailable(self, resource: Resource, scope: str | None, problem: Problem | None) -> None:
+        """`resource` in `scope` cannot be listed because of `problem`; None once it can."""
+
+    def drifted(self, resource: Resource, differences: int) -> None:
+        """A periodic relist found `differences` objects the watch had not delivered."""

@@ -241,3 +241,16 @@ def test_kube_prometheus_stack_values_tell_how_to_disable_the_overlapping_alerts
     text = KPS_VALUES.read_text(encoding="utf-8")
     for alert in ("KubeJobFailed", "KubeJobNotCompleted"):
         assert f"#       {alert}: true" in text
+
+
+def test_a_template_branching_on_a_per_install_knob_fails_the_generator() -> None:
+    """Helm could not follow such a branch, so `make generate` refuses instead of baking one in."""
+    from jobwatch.render.context import environment
+    from jobwatch.render.errors import RenderError
+    from jobwatch.render.helmchart import symbolic_config
+    from jobwatch.render.symbolic import Session
+
+    cfg = symbolic_config(load_config(), Session(), cluster=False)
+    template = environment().from_string("<% if alerts.JobStalled.enabled %>on<% endif %>")
+    with pytest.raises(RenderError, match="branches on the chart value"):
+        template.render(alerts=cfg["alerts"])

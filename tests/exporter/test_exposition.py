@@ -234,6 +234,7 @@ def test_golden_openmetrics_counters_and_units() -> None:
 
 def rich_state() -> ExporterState:
     state = state_of(scenarios.rich())
+    assert state.reports()  # analysed (and counted) before the informers register: no baseline
     for resource in ("jobs", "pods"):
         state.telemetry.expect(resource, None)
         state.telemetry.synced(resource, None)
@@ -324,13 +325,24 @@ def test_label_values_are_escaped(raw: str, escaped: str) -> None:
     assert ex.escape_label(raw) == escaped
 
 
-def test_escaped_reason_parses_back() -> None:
+def test_escaped_label_parses_back_and_unknown_reasons_are_other() -> None:
     job, pods = fixture_run("oomkilled_137")
+    job["metadata"]["name"] = 'We"ird\\\nName'
     for c in job["status"]["conditions"]:
-        c["reason"] = 'We"ird\\\nReason'
+        c["reason"] = 'We"ird\\\nReason' + "x" * 10_000
     text = objects_part(state_of([(job, pods)]))
     state_family = next(f for f in parse_text(text) if f.name == metrics.JOB_STATE.name)
-    assert state_family.samples[0].labels["reason"] == 'We"ird\\\nReason'
+    assert state_family.samples[0].labels["job_name"] == 'We"ird\\\nName'
+    assert state_family.samples[0].labels["reason"] == "other"  # free text never a label
+
+
+def test_label_values_are_capped_and_lone_surrogates_replaced() -> None:
+    assert len(ex.escape_label("n" * 5000)) == ex.MAX_LABEL_CHARS
+    assert ex.escape_label("a\ud800b") == "a?b"
+    job, pods = fixture_run("oomkilled_137")
+    job["metadata"]["name"] = "j\udfff" + "y" * 1_000_000
+    text = objects_part(state_of([(job, pods)]))  # encodes: no UnicodeEncodeError
+    assert max(len(line) for line in text.splitlines()) < 2 * 1024
 
 
 def test_duplicate_kinds_and_causes_render_one_series_each() -> None:

@@ -95,7 +95,7 @@ def _per_index_attempts(job: Job, pods: list[Pod]) -> Attempts:
     }
     total = max(job.completions or 0, 0)
     open_failures = [f for i, f in per_index.items() if 0 <= i < total and i not in closed]
-    open_count = total - sum(1 for i in closed if 0 <= i < total)
+    open_count = total - closed.count_in(0, total)
     if open_count > len(open_failures):
         open_failures.append(0)  # an open index no pod has failed on yet
     used = max(open_failures, default=0)

@@ -42,6 +42,7 @@ def informers(
             sink,
             telemetry,
             idle_timeout=settings.watch_idle_timeout,
+            relist_period=settings.relist_period,
         )
         for resource, selector in selectors.items()
         for scope in scopes

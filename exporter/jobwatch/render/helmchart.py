@@ -86,7 +86,7 @@ def symbolic_config(cfg: Config, session: Session, *, cluster: bool) -> Config:
     """`cfg` with every per-install knob replaced by the chart value it comes from."""
     out = copy.deepcopy(cfg)
     out["selector"] = session.knob(SELECTOR)
-    out["cluster_label"] = session.knob(CLUSTER) if cluster else ""
+    out["cluster_label"] = session.knob(CLUSTER, branchable=True) if cluster else ""
     out["namespaces"] = {
         key: session.knob(_value(CHART_VALUES[f"namespaces.{key}"])) for key in cfg["namespaces"]
     }

@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from enum import Enum
 
+from jobwatch.render.errors import RenderError
+
 _OPEN, _CLOSE = "\ue000", "\ue001"  # Unicode private use: never in a template or a knob
 _TOKEN = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 _BRACES = re.compile(r"\{\{|\}\}")
@@ -32,16 +34,29 @@ Fragment = Callable[[Callable[[str], str], Callable[[str], str]], str]
 
 
 class Knob(str):
-    """A config value that stands for the Helm expression `expr` (it renders as a token)."""
+    """A config value that stands for the Helm expression `expr` (it renders as a token).
+
+    A template that branches on a knob (`<% if knob %>`) cannot be followed by Helm, so asking
+    a knob for its truth is an error, unless it was made `branchable` (the generator then renders
+    both branches itself, as for the cluster label).
+    """
 
     expr: str
     session: Session
+    branchable: bool
 
-    def __new__(cls, token: str, expr: str, session: Session) -> Knob:
+    def __new__(cls, token: str, expr: str, session: Session, branchable: bool = False) -> Knob:
         knob = super().__new__(cls, token)
-        knob.expr = expr
-        knob.session = session
+        knob.expr, knob.session, knob.branchable = expr, session, branchable
         return knob
+
+    def __bool__(self) -> bool:
+        if not self.branchable:
+            raise RenderError(
+                f"a template branches on the chart value {self.expr}; the Helm chart cannot "
+                "follow (render it with a Helm condition in jobwatch.render.helmchart)"
+            )
+        return True
 
 
 def _escape_braces(text: str) -> str:
@@ -64,11 +79,11 @@ class Session:
         self._parts.append(fragment)
         return f"{_OPEN}{len(self._parts) - 1}{_CLOSE}"
 
-    def knob(self, expr: str) -> Knob:
+    def knob(self, expr: str, *, branchable: bool = False) -> Knob:
         """A value printed from the Helm expression `expr`."""
         token = self._token(lambda _lit, val: val(expr))
         self._exprs[len(self._parts) - 1] = expr
-        return Knob(token, expr, self)
+        return Knob(token, expr, self, branchable)
 
     def fragment(self, fragment: Fragment) -> str:
         """Helm text (conditionals and values) built by `fragment` for the place it lands in."""

@@ -29,6 +29,7 @@ from jobwatch.state.counters import FailureCounters
 from jobwatch.state.cronjobs import CronJobs, Key
 from jobwatch.state.store import Store, in_scope
 from jobwatch.state.telemetry import SelfMetrics
+from jobwatch.vocabulary import JOB_REASONS, bounded
 
 log = logging.getLogger("jobwatch.state")
 
@@ -51,10 +52,19 @@ def _remember_exits(report: JobReport, previous: JobReport | None) -> JobReport:
 class ExporterState:
     """Implements `Sink`; `telemetry` implements `Telemetry`; renders `/metrics`."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, cronjob_history: int = 50) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        cronjob_history: int = 50,
+        namespace_retention: float = 3600.0,
+    ) -> None:
         self._clock = clock
         self.telemetry = SelfMetrics(clock)
-        self.failures = FailureCounters(clock)
+        self.telemetry.on_settled = self._end_baseline
+        self.failures = FailureCounters(clock, reason=lambda r: bounded(r, JOB_REASONS))
+        self._baseline_done = False
+        self._namespace_retention = namespace_retention
+        self._jobless_since: dict[str, float] = {}
         self.cronjobs = CronJobs(cronjob_history)
         self.store = Store(self.telemetry)
         self.cache = RenderCache()
@@ -63,19 +73,26 @@ class ExporterState:
 
     # --- Sink -------------------------------------------------------------------------------
 
-    def replace(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> None:
+    def replace(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> int:
+        """Replace semantics; returns how many records were missing, extra or different
+        (what a periodic relist counts as drift)."""
         if resource == CRONJOBS:
-            self._replace_cronjobs(scope, objects)
-            return
+            return self._replace_cronjobs(scope, objects)
         if resource not in (JOBS, PODS):
             log.warning("ignoring unknown resource %r", resource)
-            return
+            return 0
         listed = self.store.parse_all(resource, objects)
+        held: Mapping[str, object] = self.store.jobs if resource == JOBS else self.store.pods
+        differences = 0
         for uid in self.store.uids_in(resource, scope):
             if uid not in listed:
                 self._remove(resource, uid)
-        for record in listed.values():
+                differences += 1
+        for uid, record in listed.items():
+            before = held.get(uid)
             self.store.put(record)
+            differences += held.get(uid) != before
+        return differences
 
     def apply(self, resource: Resource, event_type: str, obj: Raw) -> None:
         if resource == CRONJOBS:
@@ -170,14 +187,15 @@ class ExporterState:
 
     # --- CronJobs (only when they are watched) ---------------------------------------------
 
-    def _replace_cronjobs(self, scope: str | None, objects: Sequence[Raw]) -> None:
+    def _replace_cronjobs(self, scope: str | None, objects: Sequence[Raw]) -> int:
         self.cronjobs.watching = True
         listed = {key for obj in objects if (key := self._cronjob_key(obj, "ADDED")) is not None}
         self._refresh()  # record runs seen so far before judging which CronJobs are gone
-        for key in [k for k in self.cronjobs.known() if in_scope(k[0], scope) and k not in listed]:
+        gone = [k for k in self.cronjobs.known() if in_scope(k[0], scope) and k not in listed]
+        for key in gone:
             self._cronjob_gone(key)
-        for key in listed:
-            self._cronjob_exists(key)
+        added = sum(self._cronjob_exists(key) for key in listed)
+        return len(gone) + added
 
     def _apply_cronjob(self, event_type: str, obj: Raw) -> None:
         self.cronjobs.watching = True
@@ -199,13 +217,14 @@ class ExporterState:
         self.store.malformed(CRONJOBS, obj, f"{event_type} without metadata.namespace/name")
         return None
 
-    def _cronjob_exists(self, key: Key) -> None:
+    def _cronjob_exists(self, key: Key) -> bool:
         if not self.cronjobs.add(key):
-            return
+            return False
         # Its Jobs may have arrived first (separate watches): their runs count from now on.
         for uid, report in self._reports.items():
             if (report.namespace, report.cronjob) == key:
                 self.cronjobs.record(report, self.store.jobs[uid].created_at)
+        return True
 
     def _cronjob_gone(self, key: Key) -> None:
         """A deleted CronJob's series go (principle 5); its Jobs, if orphaned, keep theirs."""
@@ -214,8 +233,37 @@ class ExporterState:
 
     # --- analysis and rendering -------------------------------------------------------------
 
+    def _end_baseline(self) -> None:
+        """Once every informer has listed (or is known unavailable), what exists is the
+        baseline: analysed and recorded without counting; from now on failures count
+        (state/counters.py, docs/reliability.md)."""
+        if not self._baseline_done:
+            self._refresh()
+            self._baseline_done = True
+
+    def expire_namespaces(self) -> int:
+        """Drop the failure counter series of namespaces that have had no Job for the
+        retention period (bounded series, issue 11 §5); returns how many series went."""
+        now = self._clock()
+        with_jobs = {job.namespace for job in self.store.jobs.values()}
+        families = (self.failures.jobs, self.failures.containers)
+        counted = {series.labels[0] for family in families for series in family.series()}
+        for namespace in counted - with_jobs:
+            self._jobless_since.setdefault(namespace, now)
+        for namespace in [n for n in self._jobless_since if n in with_jobs or n not in counted]:
+            del self._jobless_since[namespace]
+        retention = self._namespace_retention
+        expired = {n for n, since in self._jobless_since.items() if now - since >= retention}
+        for namespace in expired:
+            del self._jobless_since[namespace]
+        if not expired:
+            return 0
+        return self.failures.retain_namespaces(lambda namespace: namespace not in expired)
+
     def _analyse_batch(self, uids: Iterable[str]) -> int:
         """Analyse these Jobs at one `now`; returns how many reports changed."""
+        # Before every informer has listed, what arrives is the baseline: not counted.
+        self.failures.counting = self._baseline_done or not self.telemetry.expecting
         started = time.perf_counter()
         now = self._clock()
         changed = sum(self._analyse(uid, now) for uid in uids if uid in self.store.jobs)

@@ -31,6 +31,8 @@ class Api:
         self.url = url
         self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
+        self.writes: list[tuple[str, str]] = []
+        """(method, path) of every request other than GET, in order (tests audit them)."""
 
     async def __aenter__(self) -> Api:
         self._session = aiohttp.ClientSession(
@@ -54,6 +56,8 @@ class Api:
         self, method: str, path: str, body: Any = None, content_type: str = "application/json"
     ) -> tuple[int, Any]:
         data = None if body is None else orjson.dumps(body)
+        if method != "GET":
+            self.writes.append((method, path))
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = content_type

@@ -115,7 +115,9 @@ class KubeCluster:
         self.control_plane = control_plane
         self.time = SimTime(speed)
         self.api = Api(control_plane.url, control_plane.ssl_context())
-        self.pods = ApiPods(self.api)
+        self.kubelet_api = Api(control_plane.url, control_plane.ssl_context())
+        """The scripted kubelet's own connection: its `writes` show it never touched a Job."""
+        self.pods = ApiPods(self.kubelet_api)
         self.kubelet = Kubelet(self.pods, self.time)
         self.mirror = Mirror()
         self.listeners: list[Listener] = []
@@ -126,8 +128,9 @@ class KubeCluster:
 
     async def __aenter__(self) -> Self:
         await self.api.__aenter__()
+        await self.kubelet_api.__aenter__()
         try:
-            await register_node(self.api)
+            await register_node(self.kubelet_api)
             for resource in (JOBS, PODS, CRONJOBS):
                 synced = asyncio.Event()
                 task = asyncio.create_task(
@@ -148,6 +151,7 @@ class KubeCluster:
         await cancel(*self._watches, *self.kubelet.tasks)
         self._watches.clear()
         await self.pods.close()
+        await self.kubelet_api.__aexit__()
         await self.api.__aexit__()
 
     # ------------------------------------------------------------------ watch events
