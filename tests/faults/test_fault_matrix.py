@@ -102,45 +102,66 @@ def _another_history(world: World) -> None:
 
 
 Fault = Callable[[World], Any]
+
+
+def _then(*steps: Fault) -> Fault:
+    """One fault made of several steps, in order."""
+
+    def apply(world: World) -> None:
+        for step in steps:
+            step(world)
+
+    return apply
+
+
 CASES: dict[str, tuple[Fault, Fault]] = {
     "drop-watches": (lambda w: w.sim.faults.drop_watches(), lambda w: None),
     "blackhole-watches": (lambda w: w.sim.faults.blackhole(), lambda w: w.sim.faults.clear()),
     "5xx-burst": (
-        lambda w: (w.sim.faults.fail_next(6, 503), w.sim.faults.drop_watches()),
+        _then(lambda w: w.sim.faults.fail_next(6, 503), lambda w: w.sim.faults.drop_watches()),
         lambda w: None,
     ),
     "429-burst": (
-        lambda w: (w.sim.faults.throttle_next(3, retry_after=1), w.sim.faults.drop_watches()),
+        _then(
+            lambda w: w.sim.faults.throttle_next(3, retry_after=1),
+            lambda w: w.sim.faults.drop_watches(),
+        ),
         lambda w: None,
     ),
     "410-after-compaction": (
         lambda w: None,
-        lambda w: (w.sim.faults.compact(), w.sim.faults.drop_watches()),
+        _then(lambda w: w.sim.faults.compact(), lambda w: w.sim.faults.drop_watches()),
     ),
     "restart-lower-rv": (lambda w: None, lambda w: w.sim.faults.restart(start_rv=1)),
     "duplicates-and-reorders": (
-        lambda w: (w.sim.faults.duplicate_events(6), w.sim.faults.reorder_events(3)),
+        _then(lambda w: w.sim.faults.duplicate_events(6), lambda w: w.sim.faults.reorder_events(3)),
         lambda w: w.sim.faults.clear(),
     ),
     "slow-responses": (lambda w: w.sim.faults.delay(0.3), lambda w: w.sim.faults.clear()),
     "error-event-answers": (
-        lambda w: (w.sim.faults.answer_watches(ERROR_504 + b"\n"), w.sim.faults.drop_watches()),
+        _then(
+            lambda w: w.sim.faults.answer_watches(ERROR_504 + b"\n"),
+            lambda w: w.sim.faults.drop_watches(),
+        ),
         lambda w: w.sim.faults.clear(),
     ),
     "empty-watch-answers": (
-        lambda w: (w.sim.faults.answer_watches(b""), w.sim.faults.drop_watches()),
+        _then(lambda w: w.sim.faults.answer_watches(b""), lambda w: w.sim.faults.drop_watches()),
         lambda w: w.sim.faults.clear(),
     ),
     "html-answers": (
-        lambda w: (
-            w.sim.faults.answer_watches(b"<html>bad gateway</html>\n"),
-            w.sim.faults.drop_watches(),
+        _then(
+            lambda w: w.sim.faults.answer_watches(b"<html>bad gateway</html>\n"),
+            lambda w: w.sim.faults.drop_watches(),
         ),
         lambda w: w.sim.faults.clear(),
     ),
     "tcp-cut": (lambda w: w.proxy.cut(), lambda w: None),
     "tcp-refuse": (lambda w: w.proxy.refuse(), lambda w: w.proxy.restore()),
-    "tcp-blackhole": (lambda w: w.proxy.blackhole(), lambda w: (w.proxy.restore(), w.proxy.cut())),
+    "tcp-blackhole": (
+        lambda w: w.proxy.blackhole(),
+        _then(lambda w: w.proxy.restore(), lambda w: w.proxy.cut()),
+    ),
 }
 
 

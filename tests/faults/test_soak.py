@@ -114,7 +114,8 @@ async def _soak(sim: SimServer, process: subprocess.Popen[bytes], address: str) 
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.2)
-    stop, made, results = asyncio.Event(), [0], []
+    stop, made = asyncio.Event(), [0]
+    results: list[int] = []
     tasks = [asyncio.create_task(_churn(sim, stop, made))]
     tasks += [
         asyncio.create_task(_scraper(f"{url}/metrics", stop, results)) for _ in range(SCRAPERS)
