@@ -32,7 +32,7 @@ from jobwatch.model import parse_job, parse_pod, parse_time
 from jobwatch_testbed.kube.controlplane import ControlPlane
 from jobwatch_testbed.kube.scenarios import KubeCluster, resource_path
 from jobwatch_testbed.sim import JOBS, PODS
-from jobwatch_testbed.sim.kubelet import PodHandle
+from jobwatch_testbed.sim.kubelet import PodHandle, Script
 from jobwatch_testbed.sim.scenarios import SCENARIOS
 from tests.kube.verdicts import ScenarioRun, Verdict
 
@@ -163,7 +163,7 @@ def job_spec(restart_policy: str = "Never", **spec: Any) -> Obj:
     return {"parallelism": 1, "completions": 1, **spec, "template": template}
 
 
-POLICY = {
+POLICY: dict[str, Any] = {
     "podFailurePolicy": {
         "rules": [
             {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}},
@@ -215,7 +215,7 @@ class Driver:
         if self._run is not None:
             self._run.cancel()
 
-    def _script(self, _attempt: int, _index: int | None) -> Callable[[PodHandle], Awaitable[None]]:
+    def _script(self, _attempt: int, _index: int | None) -> Script:
         async def script(pod: PodHandle) -> None:
             pod.schedule()
             spec = (pod.obj() or {}).get("spec", {})
@@ -292,7 +292,7 @@ class Driver:
                 return True
             status = self.job()["status"]
             running = len(self.running_pods()) == want
-            return running and status.get("active") == want and status.get("ready") == want
+            return bool(running and status.get("active") == want and status.get("ready") == want)
 
         await self.until("all pods running", ready)
 
