@@ -5,7 +5,7 @@ Both backends play all scenarios at once; the sim on a VirtualClock (exact simul
 the real control plane in real time with the scripted kubelet. Compared per Job, in creation
 order: the final status (conditions with status and reason, failed, succeeded, active, ready,
 terminating, completedIndexes, failedIndexes); the sequence of distinct (conditions, failed,
-succeeded) steps; and when each pod was created, within `POD_TOLERANCE` seconds (2.5 s: the real
+succeeded, terminating) steps; and when each pod was created, within `POD_TOLERANCE` seconds (2.5 s: the real
 controller counts the backoff from finishedAt at whole-second precision and needs about a second
 to create a first pod when 20 Jobs arrive at once; the sim syncs once a second).
 """

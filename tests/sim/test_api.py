@@ -300,7 +300,8 @@ async def test_delete_with_finalizers() -> None:
         await core.delete_namespaced_pod("p", "fin", grace_period_seconds=5)
         still = await core.read_namespaced_pod("p", "fin")
         assert still.metadata.deletion_timestamp is not None
-        assert still.metadata.deletion_grace_period_seconds == 5
+        # An unscheduled pod gets no grace period (pod strategy CheckGracefulDelete, v1.37.2).
+        assert still.metadata.deletion_grace_period_seconds == 0
         await core.patch_namespaced_pod(
             "p", "fin", [{"op": "remove", "path": "/metadata/finalizers/0"}]
         )
