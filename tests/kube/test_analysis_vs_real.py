@@ -32,7 +32,7 @@ from jobwatch.model import parse_job, parse_pod, parse_time
 from jobwatch_testbed.kube.controlplane import ControlPlane
 from jobwatch_testbed.kube.scenarios import KubeCluster, resource_path
 from jobwatch_testbed.sim import JOBS, PODS
-from jobwatch_testbed.sim.kubelet import PodHandle
+from jobwatch_testbed.sim.kubelet import PodHandle, Script
 from jobwatch_testbed.sim.scenarios import SCENARIOS
 from tests.kube.verdicts import ScenarioRun, Verdict
 
@@ -163,7 +163,7 @@ def job_spec(restart_policy: str = "Never", **spec: Any) -> Obj:
     return {"parallelism": 1, "completions": 1, **spec, "template": template}
 
 
-POLICY = {
+POLICY: Obj = {
     "podFailurePolicy": {
         "rules": [
             {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}},
@@ -215,7 +215,7 @@ class Driver:
         if self._run is not None:
             self._run.cancel()
 
-    def _script(self, _attempt: int, _index: int | None) -> Callable[[PodHandle], Awaitable[None]]:
+    def _script(self, _attempt: int, _index: int | None) -> Script:
         async def script(pod: PodHandle) -> None:
             pod.schedule()
             spec = (pod.obj() or {}).get("spec", {})
@@ -292,7 +292,7 @@ class Driver:
                 return True
             status = self.job()["status"]
             running = len(self.running_pods()) == want
-            return running and status.get("active") == want and status.get("ready") == want
+            return running and status.get("active") == want and bool(status.get("ready") == want)
 
         await self.until("all pods running", ready)
 
@@ -400,6 +400,73 @@ _names: dict[str, int] = {}
 def unique(prefix: str) -> str:
     _names[prefix] = _names.get(prefix, 0) + 1
     return f"{prefix}-{_names[prefix]}"
+
+
+# --------------------------------------------------------------------------- every scenario
+# First in the module: the session plays the scenarios once (shared with test_sim_vs_real),
+# before this module's own Jobs add to the control plane's work.
+
+BUDGET_REASONS = frozenset({"BackoffLimitExceeded"})
+
+
+def _jobwatch_says(report: JobReport) -> tuple[str, str]:
+    """jobwatch's state and reason, with its own `stalled` read as the controller's running."""
+    if report.state.value == "stalled":
+        return "running", ""
+    return report.state.value, report.reason
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_state_and_reason_match_at_each_step(scenario_run: ScenarioRun, name: str) -> None:
+    """Every scenario on the real control plane: after each watch event, jobwatch's state and
+    reason equal the real controller's (§1.16); a stall is jobwatch's own word for running."""
+    namespace = SCENARIOS[name].namespace
+    recorded = scenario_run.verdicts
+    jobs = {k: recorded.of(k) for k in recorded.jobs if k[0] == namespace}
+    assert jobs, "the scenario ran no Job on the real control plane"
+    for (_, job), verdicts in jobs.items():
+        wrong = [
+            f"{v.at:.1f}: real {v.real}, jobwatch {(v.report.state.value, v.report.reason)}"
+            for v in verdicts
+            if _jobwatch_says(v.report) != v.real
+        ]
+        assert not wrong, f"{job}:\n" + "\n".join(wrong)
+
+
+def _counted_failures(verdicts: list[Verdict], end: int) -> list[tuple[int, int]]:
+    """(event index, remaining just before it) of each event up to `end` where jobwatch's
+    count of used attempts went up."""
+    out = []
+    for i in range(1, end + 1):
+        now, before = verdicts[i].report.attempts, verdicts[i - 1].report.attempts
+        if now is not None and before is not None and now.used > before.used:
+            out.append((i, before.remaining))
+    return out
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_the_failure_that_failed_a_job_came_at_zero_remaining(
+    scenario_run: ScenarioRun, name: str
+) -> None:
+    """§2 on the scenarios' own traffic (non-indexed Jobs): when the real controller fails a Job
+    for its budget, jobwatch said 0 remaining just before the counted failure that did it; and
+    under Never (one budget) a counted failure at 0 remaining always fails the Job."""
+    namespace = SCENARIOS[name].namespace
+    for ns, job in scenario_run.verdicts.jobs:
+        if ns != namespace:
+            continue
+        verdicts = scenario_run.verdicts.of((ns, job))
+        first = verdicts[0].report
+        if first.attempts is None or first.completion_mode == "Indexed":
+            continue
+        fatal = next((i for i, v in enumerate(verdicts) if v.real[0] == "failed"), None)
+        budget = fatal is not None and verdicts[fatal].real[1] in BUDGET_REASONS
+        failures = _counted_failures(verdicts, fatal if fatal is not None else len(verdicts) - 1)
+        if budget:
+            assert failures, f"{job}: failed for its budget without a counted failure"
+            assert failures[-1][1] == 0, f"{job}: {failures[-1][1]} remaining before the fatal one"
+        if first.restart_policy == "Never" and any(left == 0 for _, left in failures):
+            assert budget, f"{job}: a counted failure at 0 remaining left it running"
 
 
 # --------------------------------------------------------------------------- deterministic budgets
@@ -642,64 +709,3 @@ def test_suspend_clears_start_time_and_resume_restarts_the_deadline(
             assert -1.0 <= await _deadline_exceeded_at(driver) - second <= 2.0
 
     play(control_plane, "suspend", body)
-
-
-# --------------------------------------------------------------------------- every scenario
-
-BUDGET_REASONS = frozenset({"BackoffLimitExceeded"})
-
-
-def _jobwatch_says(report: JobReport) -> tuple[str, str]:
-    """jobwatch's state and reason, with its own `stalled` read as the controller's running."""
-    if report.state.value == "stalled":
-        return "running", ""
-    return report.state.value, report.reason
-
-
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_state_and_reason_match_at_each_step(scenario_run: ScenarioRun, name: str) -> None:
-    """Every scenario on the real control plane: after each watch event, jobwatch's state and
-    reason equal the real controller's (§1.16); a stall is jobwatch's own word for running."""
-    namespace = SCENARIOS[name].namespace
-    jobs = {k: v for k, v in scenario_run.verdicts.by_job.items() if k[0] == namespace}
-    assert jobs, "the scenario ran no Job on the real control plane"
-    for (_, job), verdicts in jobs.items():
-        wrong = [
-            f"{v.at:.1f}: real {v.real}, jobwatch {(v.report.state.value, v.report.reason)}"
-            for v in verdicts
-            if _jobwatch_says(v.report) != v.real
-        ]
-        assert not wrong, f"{job}:\n" + "\n".join(wrong)
-
-
-def _counted_failures(verdicts: list[Verdict], end: int) -> list[tuple[int, int]]:
-    """(event index, remaining just before it) of each event up to `end` where jobwatch's
-    count of used attempts went up."""
-    out = []
-    for i in range(1, end + 1):
-        now, before = verdicts[i].report.attempts, verdicts[i - 1].report.attempts
-        if now is not None and before is not None and now.used > before.used:
-            out.append((i, before.remaining))
-    return out
-
-
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_the_failure_that_failed_a_job_came_at_zero_remaining(
-    scenario_run: ScenarioRun, name: str
-) -> None:
-    """§2 on the scenarios' own traffic (non-indexed Jobs): when the real controller fails a Job
-    for its budget, jobwatch said 0 remaining just before the counted failure that did it; and
-    under Never (one budget) a counted failure at 0 remaining always fails the Job."""
-    namespace = SCENARIOS[name].namespace
-    for (ns, job), verdicts in scenario_run.verdicts.by_job.items():
-        first = verdicts[0].report
-        if ns != namespace or first.attempts is None or first.completion_mode == "Indexed":
-            continue
-        fatal = next((i for i, v in enumerate(verdicts) if v.real[0] == "failed"), None)
-        budget = fatal is not None and verdicts[fatal].real[1] in BUDGET_REASONS
-        failures = _counted_failures(verdicts, fatal if fatal is not None else len(verdicts) - 1)
-        if budget:
-            assert failures, f"{job}: failed for its budget without a counted failure"
-            assert failures[-1][1] == 0, f"{job}: {failures[-1][1]} remaining before the fatal one"
-        if first.restart_policy == "Never" and any(left == 0 for _, left in failures):
-            assert budget, f"{job}: a counted failure at 0 remaining left it running"
