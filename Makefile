@@ -38,7 +38,7 @@ lint: setup ## ruff, mypy --strict and the layer contracts (import-linter)
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 
-test: setup tools kube lint ## install everything (the control plane too), then run the whole suite
+test: setup tools image-tools kube lint ## install everything (the control plane too), then run the whole suite
 	$(PY) -m pytest -q
 
 demo: setup tools ## the main job: sim + exporter + Prometheus + Alertmanager on this machine (Ctrl-C stops)
@@ -57,14 +57,26 @@ clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache dist
 
 .PHONY: chart chart-test
-# `make generate` writes the chart's copies of the rule groups and dashboard into helm/jobwatch/files.
-chart: generate ## refresh helm/jobwatch/files from a fresh render of the rules and dashboard
+# `make generate` writes the chart's rule and dashboard templates and its alerts' values and schema.
+chart: generate ## regenerate helm/jobwatch's templates/_rules.tpl, _dashboard.tpl, alerts values and schema
 
-chart-test: setup tools ## Helm chart lint/render/schema checks, hadolint, clean-venv image install
+chart-test: setup tools image-tools ## Helm chart lint/render/schema checks, hadolint, the image built and run
 	$(PY) -m pytest -q tests/deploy
 
-.PHONY: image
+.PHONY: image image-tools
 # No Docker engine needed: buildah (chroot isolation, vfs) builds the Dockerfile from a Debian
 # bookworm + python3 base made with mmdebstrap and cached in ~/.cache/jobwatch-image by recipe.
 image: ## build the container image localhost/jobwatch:VERSION (installs buildah, mmdebstrap)
 	@bash docker/build-image.sh
+
+# What the image tests use besides the build: skopeo and a registry to push to on loopback.
+IMAGE_PKGS := buildah mmdebstrap skopeo docker-registry
+image-tools: ## install buildah, mmdebstrap, skopeo and docker-registry from Debian when missing
+	@missing=""; for t in $(IMAGE_PKGS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    $$missing >/dev/null; \
+	fi

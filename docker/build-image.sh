@@ -47,6 +47,13 @@ if [ ${#missing[@]} -gt 0 ]; then
         fail "apt-get install ${missing[*]} failed: $(tail -n 1 "$cache/apt.log") (log: $cache/apt.log)"
 fi
 
+# One build at a time per cache: a second one waits, then finds everything cached.
+exec 9>"$cache/lock"
+if ! flock -n 9; then
+    step "waiting for another image build (lock: $cache/lock)"
+    flock 9
+fi
+
 buildah=(buildah --storage-driver vfs)
 if [ -n "${JOBWATCH_IMAGE_STORAGE:-}" ]; then
     buildah+=(--root "$JOBWATCH_IMAGE_STORAGE/root" --runroot "$JOBWATCH_IMAGE_STORAGE/run")
@@ -99,6 +106,7 @@ else
         step "base: Debian bookworm + python3 with mmdebstrap (about 2 min; log: $cache/mmdebstrap.log)"
         run "$cache/mmdebstrap.log" mmdebstrap "${recipe[@]}" "$base_tar.part" "$sources"
         mv "$base_tar.part" "$base_tar"
+        rm -f "$cache"/base-*.tar.part
     fi
     ctr=$("${buildah[@]}" from scratch)
     run "$cache/import.log" "${buildah[@]}" add "$ctr" "$base_tar" /
@@ -165,6 +173,12 @@ if [ "$status" != 0 ]; then
     why=$(grep -E '^(Error|error)' "$log" | tail -n 1)
     fail "buildah build failed: ${why:-$(tail -n 1 "$log")} (log: $log)"
 fi
+# vfs keeps a full copy per layer: drop the intermediate images of earlier builds, keep this one's
+# (its step images are the layer cache of the next build).
+this_build=$(grep -oE '^--> (Using cache )?[0-9a-f]{11,}' "$log" | grep -oE '[0-9a-f]{11}' | sort -u)
+for id in $("${buildah[@]}" images --all --noheading --filter dangling=true --format '{{.ID}}'); do
+    grep -qx "${id:0:11}" <<<"$this_build" || "${buildah[@]}" rmi --force "$id" >/dev/null 2>&1 || true
+done
 layers=$("${buildah[@]}" inspect --type image --format '{{.Manifest}}' "$image" |
     python3 -c 'import json, sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))')
 step "built $image in $((SECONDS - started)) s: $layers bytes in its layers (uncompressed)"

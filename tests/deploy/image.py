@@ -72,7 +72,21 @@ def _buildah() -> list[str]:
     found = shutil.which("buildah")
     if found is None:
         unavailable("missing buildah: run `make image`")
-    return [found, "--storage-driver", "vfs"]
+    return [found, "--storage-driver", "vfs", *storage_options()]
+
+
+def storage_options() -> list[str]:
+    """The private storage docker/build-image.sh uses when JOBWATCH_IMAGE_STORAGE is set."""
+    private = os.environ.get("JOBWATCH_IMAGE_STORAGE")
+    return ["--root", f"{private}/root", "--runroot", f"{private}/run"] if private else []
+
+
+def storage_reference() -> str:
+    """containers-storage:[driver@root+runroot] for skopeo, matching `storage_options`."""
+    private = os.environ.get("JOBWATCH_IMAGE_STORAGE")
+    if private:
+        return f"[vfs@{private}/root+{private}/run]"
+    return "[vfs@/var/lib/containers/storage+/run/containers/storage]"
 
 
 def _needs_root() -> None:
