@@ -7,7 +7,7 @@
 #   3. the Dockerfile itself, with buildah (chroot isolation, vfs storage), both bases passed as
 #      build arguments. The result is localhost/jobwatch:VERSION in buildah's local storage.
 #
-# Installs buildah and mmdebstrap from Debian when they are missing (as root, or through sudo).
+# Needs buildah and mmdebstrap (`make image` installs them from Debian through `make image-tools`).
 # Progress goes to stdout; a failure is one line on stderr naming the full log.
 #
 # environment:
@@ -34,18 +34,10 @@ image=${JOBWATCH_IMAGE:-localhost/jobwatch:$version}
 cache=${JOBWATCH_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jobwatch-image}
 mkdir -p "$cache" || fail "cannot create the cache directory $cache"
 
-# --- tools ---------------------------------------------------------------------------------------
-missing=()
-command -v buildah >/dev/null || missing+=(buildah)
-command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
-if [ ${#missing[@]} -gt 0 ]; then
-    step "installing Debian packages: ${missing[*]}"
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-        --no-install-recommends "${missing[@]}"; } >"$cache/apt.log" 2>&1 ||
-        fail "apt-get install ${missing[*]} failed: $(tail -n 1 "$cache/apt.log") (log: $cache/apt.log)"
-fi
+# --- tools (`make image-tools` installs them) ----------------------------------------------------
+for tool in buildah mmdebstrap; do
+    command -v "$tool" >/dev/null || fail "$tool is not installed: run \`make image-tools\` (Debian package $tool)"
+done
 
 # One build at a time per cache: a second one waits, then finds everything cached.
 exec 9>"$cache/lock"

@@ -71,7 +71,7 @@ class Built:
 def _buildah() -> list[str]:
     found = shutil.which("buildah")
     if found is None:
-        unavailable("missing buildah: run `make image`")
+        unavailable("missing buildah: run `make image-tools`")
     return [found, "--storage-driver", "vfs", *storage_options()]
 
 
@@ -98,6 +98,9 @@ def _needs_root() -> None:
 def built() -> Built:
     """`make image`'s build, once per session; a failed build fails the test, never skips."""
     _needs_root()
+    for needed in ("buildah", "mmdebstrap"):
+        if shutil.which(needed) is None:
+            unavailable(f"missing {needed}: run `make image-tools`")
     result = subprocess.run(
         ["bash", str(BUILD_SCRIPT)],
         capture_output=True,
