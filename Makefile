@@ -73,7 +73,8 @@ chart-test: setup tools image-tools ## Helm chart lint/render/schema checks, had
 image: image-tools ## build the container image localhost/jobwatch:VERSION (installs buildah, mmdebstrap)
 	@bash docker/build-image.sh
 
-# What the image tests use besides the build: skopeo and a registry to push to on loopback.
-IMAGE_PKGS := buildah mmdebstrap skopeo docker-registry
-image-tools: ## install buildah, mmdebstrap, skopeo and docker-registry from Debian when missing
+# What the image tests use besides the build: skopeo and a registry to push to on loopback,
+# podman and runc to run it as a real OCI runtime does.
+IMAGE_PKGS := buildah mmdebstrap skopeo docker-registry podman runc
+image-tools: ## install buildah, mmdebstrap, skopeo, docker-registry, podman and runc from Debian when missing
 	@$(call install-missing,$(IMAGE_PKGS))
