@@ -61,8 +61,8 @@ clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache dist
 
 .PHONY: chart chart-test
-# `make generate` writes the chart's copies of the rule groups and dashboard into helm/jobwatch/files.
-chart: generate ## refresh helm/jobwatch/files from a fresh render of the rules and dashboard
+# `make generate` writes the chart's rule and dashboard templates and its alerts' values and schema.
+chart: generate ## regenerate helm/jobwatch's templates/_rules.tpl, _dashboard.tpl, alerts values and schema
 
 chart-test: setup tools image-tools ## Helm chart lint/render/schema checks, hadolint, the image built and run
 	$(PY) -m pytest -q tests/deploy

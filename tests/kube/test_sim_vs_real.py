@@ -22,20 +22,18 @@ from jobwatch_testbed.kube.compare import (
     KubeRun,
     Trace,
     differences,
-    run_on_kube,
     run_on_sim,
 )
-from jobwatch_testbed.kube.controlplane import ControlPlane
 from jobwatch_testbed.sim.scenarios import SCENARIOS
+from tests.kube.verdicts import ScenarioRun
 
 Runs = tuple[dict[str, list[Trace]], KubeRun]
 
 
 @pytest.fixture(scope="module")
-def runs(control_plane: ControlPlane) -> Runs:
+def runs(scenario_run: ScenarioRun) -> Runs:
     sim = asyncio.run(run_on_sim())
-    real = asyncio.run(run_on_kube(control_plane))
-    return sim, real
+    return sim, scenario_run.run
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from jobwatch_testbed.kube.api import cancel
 from jobwatch_testbed.kube.controlplane import ControlPlane
-from jobwatch_testbed.kube.scenarios import KubeCluster
+from jobwatch_testbed.kube.scenarios import KubeCluster, Listener
 from jobwatch_testbed.sim.cluster import Cluster, View
 from jobwatch_testbed.sim.objects import COMPLETION_INDEX
 from jobwatch_testbed.sim.player import ScenarioPlayer, select
@@ -173,12 +173,19 @@ class KubeRun:
     seconds: float
 
 
-async def run_on_kube(control_plane: ControlPlane, names: Sequence[str] | None = None) -> KubeRun:
+async def run_on_kube(
+    control_plane: ControlPlane,
+    names: Sequence[str] | None = None,
+    listeners: Sequence[Listener] = (),
+) -> KubeRun:
+    """`listeners` also see every watch event of the run (tests/kube records jobwatch's
+    verdicts on the same run, so the scenarios play once per session)."""
     scenarios = select(names)
     recorder = Recorder({s.namespace for s in scenarios})
     started = time.monotonic()
     async with KubeCluster(control_plane) as cluster:
         cluster.listeners.append(recorder)
+        cluster.listeners.extend(listeners)
         await play_until_settled(cluster, cluster.mirror, scenarios, asyncio.sleep, time.time)
         with contextlib.suppress(Exception):
             await cluster.pods.drain()
