@@ -24,7 +24,8 @@ fail() {
     exit 1
 }
 step() { echo "==> $*"; }
-trap 'fail "line $LINENO: \`$BASH_COMMAND\` failed"' ERR
+on_error() { fail "line $1: \`$2\` failed"; }
+trap 'on_error $LINENO "$BASH_COMMAND"' ERR
 
 dockerfile="$here/Dockerfile"
 version=$(sed -n 's/^ARG VERSION=//p' "$dockerfile")
@@ -151,6 +152,7 @@ if [ -s "$ca" ]; then
 fi
 step "building $image from $dockerfile (buildah, chroot isolation, vfs; log: $log)"
 started=$SECONDS
+trap - ERR
 set +e
 "${buildah[@]}" build --isolation chroot --layers --pull=never \
     --build-arg "PYTHON_IMAGE=$base_image" --build-arg "UV_IMAGE=$uv_image" "${secret[@]}" \
@@ -159,6 +161,7 @@ set +e
     sed -u -E 's/^(.{100}).{4,}$/\1 .../'
 status=${PIPESTATUS[0]}
 set -e
+trap 'on_error $LINENO "$BASH_COMMAND"' ERR
 if [ "$status" != 0 ]; then
     why=$(grep -E '^(Error|error)' "$log" | tail -n 1)
     fail "buildah build failed: ${why:-$(tail -n 1 "$log")} (log: $log)"
@@ -174,7 +177,7 @@ if ! pgrep -f 'buildah .*build .*--isolation chroot' >/dev/null; then
             if [ "$created" -lt "$old" ] && ! grep -qx "${id:0:11}" <<<"$this_build"; then
                 "${buildah[@]}" rmi "$id" >/dev/null 2>&1 || true
             fi
-        done
+        done || true
 fi
 layers=$("${buildah[@]}" inspect --type image --format '{{.Manifest}}' "$image" |
     python3 -c 'import json, sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))')
