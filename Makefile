@@ -9,6 +9,17 @@ TOOLS   := promtool prometheus prometheus-alertmanager amtool
 # The real control plane (versions in testbed/jobwatch_testbed/kube/versions.py), stdlib-only build.
 KUBE_BUILD := PYTHONPATH=testbed python3 -m jobwatch_testbed.kube.build
 
+# $(call install-missing,COMMANDS[,PACKAGES]): when a command is not on PATH, apt-get install
+# PACKAGES (default: the missing commands, named like their packages), as root or through sudo.
+install-missing = missing=""; for t in $(1); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    $(or $(2),$$missing) >/dev/null; \
+	fi
+
 .PHONY: help setup tools kube lint typecheck test demo generate check-generated bench clean
 
 help: ## list targets
@@ -19,14 +30,7 @@ setup: ## install Python dependencies from the lock file (installs uv with pip i
 	$(UV) sync --frozen --quiet
 
 tools: ## install Prometheus, Alertmanager, promtool and amtool from Debian when missing
-	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages for:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-	    $(APT_PKGS) >/dev/null; \
-	fi
+	@$(call install-missing,$(TOOLS),$(APT_PKGS))
 
 kube: ## build etcd, kube-apiserver, kube-controller-manager, kubectl and prometheus-operator from Go modules (once, cached by version)
 	@$(KUBE_BUILD) $(if $(filter true 1 yes,$(CI)),,--optional)
@@ -66,17 +70,11 @@ chart-test: setup tools image-tools ## Helm chart lint/render/schema checks, had
 .PHONY: image image-tools
 # No Docker engine needed: buildah (chroot isolation, vfs) builds the Dockerfile from a Debian
 # bookworm + python3 base made with mmdebstrap and cached in ~/.cache/jobwatch-image by recipe.
-image: ## build the container image localhost/jobwatch:VERSION (installs buildah, mmdebstrap)
+image: image-tools ## build the container image localhost/jobwatch:VERSION (installs buildah, mmdebstrap)
 	@bash docker/build-image.sh
 
-# What the image tests use besides the build: skopeo and a registry to push to on loopback.
-IMAGE_PKGS := buildah mmdebstrap skopeo docker-registry
-image-tools: ## install buildah, mmdebstrap, skopeo and docker-registry from Debian when missing
-	@missing=""; for t in $(IMAGE_PKGS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-	    $$missing >/dev/null; \
-	fi
+# What the image tests use besides the build: skopeo and a registry to push to on loopback,
+# podman and runc to run it as a real OCI runtime does.
+IMAGE_PKGS := buildah mmdebstrap skopeo docker-registry podman runc
+image-tools: ## install buildah, mmdebstrap, skopeo, docker-registry, podman and runc from Debian when missing
+	@$(call install-missing,$(IMAGE_PKGS))

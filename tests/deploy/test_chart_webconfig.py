@@ -4,15 +4,15 @@ the chosen Prometheus (never any source)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from jobwatch.cli import build_parser
 from jobwatch.settings import from_args
-from tests.deploy.chart import of_kind, one, render
+from tests.deploy.chart import Manifest, of_kind, one, render
 
 
-def _container(docs: list[dict[str, object]]) -> dict[str, object]:
-    pod = one(docs, "Deployment")["spec"]["template"]["spec"]  # type: ignore[index]
-    container: dict[str, object] = pod["containers"][0]
-    return container
+def _container(docs: list[Manifest]) -> Any:
+    return one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
 
 
 def test_web_config_secret_is_mounted_and_passed() -> None:
@@ -22,18 +22,18 @@ def test_web_config_secret_is_mounted_and_passed() -> None:
     }
     docs = render(values)
     container = _container(docs)
-    args = container["args"]
-    assert "--web.config.file=/etc/jobwatch/web/web-config.yml" in args  # type: ignore[operator]
-    assert "--web.open-probes=true" in args  # type: ignore[operator]
-    parsed = build_parser().parse_args([a for a in args if "web.config" not in a])  # type: ignore[union-attr]
+    args: list[str] = container["args"]
+    assert "--web.config.file=/etc/jobwatch/web/web-config.yml" in args
+    assert "--web.open-probes=true" in args
+    parsed = build_parser().parse_args([a for a in args if "web.config" not in a])
     assert from_args(parsed, environ={}).web_open_probes is True
-    mounts = {m["name"]: m for m in container["volumeMounts"]}  # type: ignore[attr-defined]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["web-config"]["readOnly"] is True
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["web-config"]["secret"]["secretName"] == "jobwatch-web"
-    assert container["livenessProbe"]["httpGet"]["scheme"] == "HTTPS"  # type: ignore[index]
-    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"  # type: ignore[index]
+    assert container["livenessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
     endpoint = one(docs, "ServiceMonitor")["spec"]["endpoints"][0]
     assert endpoint["scheme"] == "https"
     assert endpoint["tlsConfig"] == {"serverName": "jobwatch"}
@@ -41,8 +41,8 @@ def test_web_config_secret_is_mounted_and_passed() -> None:
 
 def test_without_web_config_nothing_changes() -> None:
     container = _container(render({}))
-    assert not any("web.config" in a for a in container["args"])  # type: ignore[attr-defined]
-    assert "scheme" not in container["livenessProbe"]["httpGet"]  # type: ignore[index]
+    assert not any("web.config" in a for a in container["args"])
+    assert "scheme" not in container["livenessProbe"]["httpGet"]
 
 
 def test_network_policy_admits_only_prometheus_by_default() -> None:

@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import orjson
@@ -101,81 +100,95 @@ def _another_history(world: World) -> None:
         world.failed_pods_since_start += 1
 
 
-Fault = Callable[[World], Any]
+Fault = Callable[[World], object]
+
+
+def _nothing(_world: World) -> None:
+    return None
+
+
+def _then_drop(step: Callable[[World], object]) -> Fault:
+    """`step`, then drop the open watches so the next request meets it."""
+
+    def fault(world: World) -> None:
+        step(world)
+        world.sim.faults.drop_watches()
+
+    return fault
+
+
+def _clear(world: World) -> None:
+    world.sim.faults.clear()
+
+
+def _compact_and_drop(world: World) -> None:
+    world.sim.faults.compact()
+    world.sim.faults.drop_watches()
+
+
+def _duplicate_and_reorder(world: World) -> None:
+    world.sim.faults.duplicate_events(6)
+    world.sim.faults.reorder_events(3)
+
+
+def _unblackhole(world: World) -> None:
+    world.proxy.restore()
+    world.proxy.cut()
+
+
 CASES: dict[str, tuple[Fault, Fault]] = {
-    "drop-watches": (lambda w: w.sim.faults.drop_watches(), lambda w: None),
-    "blackhole-watches": (lambda w: w.sim.faults.blackhole(), lambda w: w.sim.faults.clear()),
-    "5xx-burst": (
-        lambda w: (w.sim.faults.fail_next(6, 503), w.sim.faults.drop_watches()),
-        lambda w: None,
-    ),
-    "429-burst": (
-        lambda w: (w.sim.faults.throttle_next(3, retry_after=1), w.sim.faults.drop_watches()),
-        lambda w: None,
-    ),
-    "410-after-compaction": (
-        lambda w: None,
-        lambda w: (w.sim.faults.compact(), w.sim.faults.drop_watches()),
-    ),
-    "restart-lower-rv": (lambda w: None, lambda w: w.sim.faults.restart(start_rv=1)),
-    "duplicates-and-reorders": (
-        lambda w: (w.sim.faults.duplicate_events(6), w.sim.faults.reorder_events(3)),
-        lambda w: w.sim.faults.clear(),
-    ),
-    "slow-responses": (lambda w: w.sim.faults.delay(0.3), lambda w: w.sim.faults.clear()),
+    "drop-watches": (lambda w: w.sim.faults.drop_watches(), _nothing),
+    "blackhole-watches": (lambda w: w.sim.faults.blackhole(), _clear),
+    "5xx-burst": (_then_drop(lambda w: w.sim.faults.fail_next(6, 503)), _nothing),
+    "429-burst": (_then_drop(lambda w: w.sim.faults.throttle_next(3, retry_after=1)), _nothing),
+    "410-after-compaction": (_nothing, _compact_and_drop),
+    "restart-lower-rv": (_nothing, lambda w: w.sim.faults.restart(start_rv=1)),
+    "duplicates-and-reorders": (_duplicate_and_reorder, _clear),
+    "slow-responses": (lambda w: w.sim.faults.delay(0.3), _clear),
     "error-event-answers": (
-        lambda w: (w.sim.faults.answer_watches(ERROR_504 + b"\n"), w.sim.faults.drop_watches()),
-        lambda w: w.sim.faults.clear(),
+        _then_drop(lambda w: w.sim.faults.answer_watches(ERROR_504 + b"\n")),
+        _clear,
     ),
-    "empty-watch-answers": (
-        lambda w: (w.sim.faults.answer_watches(b""), w.sim.faults.drop_watches()),
-        lambda w: w.sim.faults.clear(),
-    ),
+    "empty-watch-answers": (_then_drop(lambda w: w.sim.faults.answer_watches(b"")), _clear),
     "html-answers": (
-        lambda w: (
-            w.sim.faults.answer_watches(b"<html>bad gateway</html>\n"),
-            w.sim.faults.drop_watches(),
-        ),
-        lambda w: w.sim.faults.clear(),
+        _then_drop(lambda w: w.sim.faults.answer_watches(b"<html>bad gateway</html>\n")),
+        _clear,
     ),
-    "tcp-cut": (lambda w: w.proxy.cut(), lambda w: None),
+    "tcp-cut": (lambda w: w.proxy.cut(), _nothing),
     "tcp-refuse": (lambda w: w.proxy.refuse(), lambda w: w.proxy.restore()),
-    "tcp-blackhole": (lambda w: w.proxy.blackhole(), lambda w: (w.proxy.restore(), w.proxy.cut())),
+    "tcp-blackhole": (lambda w: w.proxy.blackhole(), _unblackhole),
 }
 
 
 @pytest.mark.parametrize("case", sorted([*CASES, "another-servers-history"]))
-def test_fault_ends_in_the_truth(case: str, tmp_path: Path) -> None:
-    async def body() -> None:
-        async with (
-            SimServer("127.0.0.1", 0, bookmark_period=0.5) as sim,
-            TCPProxy("127.0.0.1", sim.port) as proxy,
-        ):
-            kubeconfig = sim.write_kubeconfig(tmp_path / "kc")
-            text = kubeconfig.read_text().replace(f":{sim.port}", f":{proxy.port}")
-            kubeconfig.write_text(text)
-            for i in range(4):
-                failing_job(sim, NS, f"base-{i}")
-            config = settings(
-                kubeconfig=str(kubeconfig),
-                listen_address="127.0.0.1:0",
-                namespaces=(NS,),
-                watch_cronjobs=False,
-                watch_idle_timeout=2.0,
-                resync_period=1.0,
-                relist_period=3.0 if case == "another-servers-history" else 3600.0,
-            )
-            async with Exporter(config) as exporter:
-                await exporter.wait_ready()
-                world = World(sim, proxy, exporter)
-                await _converged(world)  # the baseline: nothing counted yet
-                if case == "another-servers-history":
-                    await _run_history(world)
-                else:
-                    await _run(world, *CASES[case])
-                assert await _probes(world) == {"readyz": 200, "livez": 200}
-
-    asyncio.run(body())
+async def test_fault_ends_in_the_truth(case: str, tmp_path: Path) -> None:
+    async with (
+        SimServer("127.0.0.1", 0, bookmark_period=0.5) as sim,
+        TCPProxy("127.0.0.1", sim.port) as proxy,
+    ):
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kc")
+        text = kubeconfig.read_text().replace(f":{sim.port}", f":{proxy.port}")
+        kubeconfig.write_text(text)
+        for i in range(4):
+            failing_job(sim, NS, f"base-{i}")
+        config = settings(
+            kubeconfig=str(kubeconfig),
+            listen_address="127.0.0.1:0",
+            namespaces=(NS,),
+            watch_cronjobs=False,
+            watch_idle_timeout=2.0,
+            resync_period=1.0,
+            relist_period=3.0 if case == "another-servers-history" else 3600.0,
+        )
+        async with Exporter(config) as exporter:
+            await exporter.wait_ready()
+            world = World(sim, proxy, exporter)
+            await _converged(world)  # the baseline: nothing counted yet
+            if case == "another-servers-history":
+                await _run_history(world)
+            else:
+                await _run(world, *CASES[case])
+            assert await _probes(world) == {"readyz": 200, "livez": 200}
 
 
 async def _run(world: World, inject: Fault, clear: Fault) -> None:

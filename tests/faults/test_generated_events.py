@@ -10,7 +10,7 @@ import random
 from typing import Any, cast
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
@@ -144,7 +144,38 @@ def _line(event: Any) -> bytes:
 CHECKED: list[str] = []  # promtool outputs of generated bodies that held Jobs
 
 
+VALID_JOB = {
+    "kind": "Job",
+    "metadata": {"name": "j", "namespace": "a", "uid": "u1", "resourceVersion": "5"},
+    "spec": {"backoffLimit": 1, "template": {"spec": {"restartPolicy": "Never"}}},
+    "status": {"failed": 1, "startTime": "2026-01-01T00:00:00Z"},
+}
+VALID_POD = {
+    "kind": "Pod",
+    "metadata": {
+        "name": "p",
+        "namespace": "a",
+        "uid": "p1",
+        "labels": {"batch.kubernetes.io/controller-uid": "u1"},
+        "ownerReferences": [{"kind": "Job", "uid": "u1", "name": "j", "controller": True}],
+    },
+    "spec": {"restartPolicy": "Never", "containers": [{"name": "main"}]},
+    "status": {
+        "phase": "Failed",
+        "containerStatuses": [
+            {"name": "main", "restartCount": 0, "state": {"terminated": {"exitCode": 137}}}
+        ],
+    },
+}
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(
+    [
+        ("jobs", {"type": "ADDED", "object": VALID_JOB}),
+        ("pods", {"type": "ADDED", "object": VALID_POD}),
+    ]
+)
 @given(st.lists(st.tuples(st.sampled_from(["jobs", "pods"]), events), max_size=25))
 def test_any_event_stream_keeps_the_exporter_running(stream: list[tuple[str, Any]]) -> None:
     state = ExporterState(clock=lambda: 1_780_000_000.0)
@@ -171,3 +202,8 @@ def test_any_event_stream_keeps_the_exporter_running(stream: list[tuple[str, Any
     assert list(parse_om(openmetrics))
     if "jobwatch_job_info{" in text and len(CHECKED) < 10:  # promtool costs ~30 ms a run
         CHECKED.append(promtool.check_metrics(text, binary=tool("promtool")))
+
+
+def test_a_generated_body_with_jobs_went_through_promtool() -> None:
+    """The explicit example above always renders a Job, so promtool saw at least one body."""
+    assert CHECKED, "run with test_any_event_stream_keeps_the_exporter_running"

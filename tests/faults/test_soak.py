@@ -84,21 +84,18 @@ def _start(kubeconfig: Path, address: str, log: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, stdout=log, stderr=log)
 
 
-def test_soak(tmp_path: Path) -> None:
-    async def body() -> None:
-        async with SimServer("127.0.0.1", 0) as sim:
-            kubeconfig = sim.write_kubeconfig(tmp_path / "kc")
-            address = f"127.0.0.1:{free_port()}"
-            log = (tmp_path / "exporter.log").open("wb")
-            process = _start(kubeconfig, address, log)
-            try:
-                await _soak(sim, process, address)
-            finally:
-                process.terminate()
-                process.wait(timeout=20)
-                log.close()
-
-    asyncio.run(body())
+async def test_soak(tmp_path: Path) -> None:
+    async with SimServer("127.0.0.1", 0) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kc")
+        address = f"127.0.0.1:{free_port()}"
+        log = (tmp_path / "exporter.log").open("wb")
+        process = _start(kubeconfig, address, log)
+        try:
+            await _soak(sim, process, address)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+            log.close()
 
 
 async def _soak(sim: SimServer, process: subprocess.Popen[bytes], address: str) -> None:
@@ -114,7 +111,8 @@ async def _soak(sim: SimServer, process: subprocess.Popen[bytes], address: str) 
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.2)
-    stop, made, results = asyncio.Event(), [0], []
+    stop, made = asyncio.Event(), [0]
+    results: list[int] = []
     tasks = [asyncio.create_task(_churn(sim, stop, made))]
     tasks += [
         asyncio.create_task(_scraper(f"{url}/metrics", stop, results)) for _ in range(SCRAPERS)

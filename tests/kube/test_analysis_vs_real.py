@@ -32,7 +32,7 @@ from jobwatch.model import parse_job, parse_pod, parse_time
 from jobwatch_testbed.kube.controlplane import ControlPlane
 from jobwatch_testbed.kube.scenarios import KubeCluster, resource_path
 from jobwatch_testbed.sim import JOBS, PODS
-from jobwatch_testbed.sim.kubelet import PodHandle
+from jobwatch_testbed.sim.kubelet import PodHandle, Script
 from jobwatch_testbed.sim.scenarios import SCENARIOS
 from tests.kube.verdicts import ScenarioRun, Verdict
 
@@ -163,7 +163,7 @@ def job_spec(restart_policy: str = "Never", **spec: Any) -> Obj:
     return {"parallelism": 1, "completions": 1, **spec, "template": template}
 
 
-POLICY = {
+POLICY: Obj = {
     "podFailurePolicy": {
         "rules": [
             {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}},
@@ -215,7 +215,7 @@ class Driver:
         if self._run is not None:
             self._run.cancel()
 
-    def _script(self, _attempt: int, _index: int | None) -> Callable[[PodHandle], Awaitable[None]]:
+    def _script(self, _attempt: int, _index: int | None) -> Script:
         async def script(pod: PodHandle) -> None:
             pod.schedule()
             spec = (pod.obj() or {}).get("spec", {})
@@ -292,7 +292,7 @@ class Driver:
                 return True
             status = self.job()["status"]
             running = len(self.running_pods()) == want
-            return running and status.get("active") == want and status.get("ready") == want
+            return running and status.get("active") == want and bool(status.get("ready") == want)
 
         await self.until("all pods running", ready)
 
@@ -402,6 +402,73 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{_names[prefix]}"
 
 
+# --------------------------------------------------------------------------- every scenario
+# First in the module: the session plays the scenarios once (shared with test_sim_vs_real),
+# before this module's own Jobs add to the control plane's work.
+
+BUDGET_REASONS = frozenset({"BackoffLimitExceeded"})
+
+
+def _jobwatch_says(report: JobReport) -> tuple[str, str]:
+    """jobwatch's state and reason, with its own `stalled` read as the controller's running."""
+    if report.state.value == "stalled":
+        return "running", ""
+    return report.state.value, report.reason
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_state_and_reason_match_at_each_step(scenario_run: ScenarioRun, name: str) -> None:
+    """Every scenario on the real control plane: after each watch event, jobwatch's state and
+    reason equal the real controller's (§1.16); a stall is jobwatch's own word for running."""
+    namespace = SCENARIOS[name].namespace
+    recorded = scenario_run.verdicts
+    jobs = {k: recorded.of(k) for k in recorded.jobs if k[0] == namespace}
+    assert jobs, "the scenario ran no Job on the real control plane"
+    for (_, job), verdicts in jobs.items():
+        wrong = [
+            f"{v.at:.1f}: real {v.real}, jobwatch {(v.report.state.value, v.report.reason)}"
+            for v in verdicts
+            if _jobwatch_says(v.report) != v.real
+        ]
+        assert not wrong, f"{job}:\n" + "\n".join(wrong)
+
+
+def _counted_failures(verdicts: list[Verdict], end: int) -> list[tuple[int, int]]:
+    """(event index, remaining just before it) of each event up to `end` where jobwatch's
+    count of used attempts went up."""
+    out = []
+    for i in range(1, end + 1):
+        now, before = verdicts[i].report.attempts, verdicts[i - 1].report.attempts
+        if now is not None and before is not None and now.used > before.used:
+            out.append((i, before.remaining))
+    return out
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_the_failure_that_failed_a_job_came_at_zero_remaining(
+    scenario_run: ScenarioRun, name: str
+) -> None:
+    """§2 on the scenarios' own traffic (non-indexed Jobs): when the real controller fails a Job
+    for its budget, jobwatch said 0 remaining just before the counted failure that did it; and
+    under Never (one budget) a counted failure at 0 remaining always fails the Job."""
+    namespace = SCENARIOS[name].namespace
+    for ns, job in scenario_run.verdicts.jobs:
+        if ns != namespace:
+            continue
+        verdicts = scenario_run.verdicts.of((ns, job))
+        first = verdicts[0].report
+        if first.attempts is None or first.completion_mode == "Indexed":
+            continue
+        fatal = next((i for i, v in enumerate(verdicts) if v.real[0] == "failed"), None)
+        budget = fatal is not None and verdicts[fatal].real[1] in BUDGET_REASONS
+        failures = _counted_failures(verdicts, fatal if fatal is not None else len(verdicts) - 1)
+        if budget:
+            assert failures, f"{job}: failed for its budget without a counted failure"
+            assert failures[-1][1] == 0, f"{job}: {failures[-1][1]} remaining before the fatal one"
+        if first.restart_policy == "Never" and any(left == 0 for _, left in failures):
+            assert budget, f"{job}: a counted failure at 0 remaining left it running"
+
+
 # --------------------------------------------------------------------------- deterministic budgets
 
 
@@ -422,26 +489,50 @@ BUDGETS: list[tuple[str, Obj, list[Outcome], str, list[int]]] = [
 ]  # fmt: skip
 
 
+BudgetResult = tuple[list[int], tuple[str, str]] | BaseException
+
+
+@pytest.fixture(scope="module")
+def budget_results(control_plane: ControlPlane) -> dict[str, BudgetResult]:
+    """All BUDGETS cases at once, each on its own Job (one step is about a controller sync, so
+    together they take the time of the longest): case id -> (remaining seen, final verdict),
+    or what went wrong."""
+    results: dict[str, BudgetResult] = {}
+
+    async def one(
+        cluster: KubeCluster, case_id: str, spec: Obj, outcomes: list[Outcome], reason: str
+    ) -> None:
+        try:
+            async with Driver(cluster, "budgets", case_id.replace("_", "-"), spec) as driver:
+                seen = await check_budget(driver, outcomes, reason)
+                results[case_id] = (seen, driver.real_state())
+        except BaseException as exc:  # pytest.fail is a BaseException: keep it for its case
+            results[case_id] = exc
+
+    async def body(cluster: KubeCluster) -> None:
+        await asyncio.gather(*(one(cluster, i, spec, o, r) for i, spec, o, r, _ in BUDGETS))
+
+    play(control_plane, "budgets", body)
+    return results
+
+
 @pytest.mark.parametrize(
-    ("spec", "outcomes", "reason", "remaining"),
-    [b[1:] for b in BUDGETS],
+    ("case_id", "reason", "remaining"),
+    [(b[0], b[3], b[4]) for b in BUDGETS],
     ids=[b[0] for b in BUDGETS],
 )
 def test_budget(
-    control_plane: ControlPlane,
-    spec: Obj,
-    outcomes: list[Outcome],
-    reason: str,
-    remaining: list[int],
+    budget_results: dict[str, BudgetResult], case_id: str, reason: str, remaining: list[int]
 ) -> None:
-    """§1.2 Never, §1.3 OnFailure, §1.10 per index (and the global limit), §1.9 podFailurePolicy."""
-
-    async def body(cluster: KubeCluster) -> None:
-        async with Driver(cluster, "budgets", unique("budget"), spec) as driver:
-            assert await check_budget(driver, outcomes, reason) == remaining
-            assert driver.real_state() == ("failed", reason), "it fails at the last outcome"
-
-    play(control_plane, "budgets", body)
+    """§1.2 Never, §1.3 OnFailure, §1.10 per index (and the global limit), §1.9 podFailurePolicy:
+    the remaining budget jobwatch reported before each injected failure, and the Job fails at
+    the last one with the expected reason."""
+    result = budget_results[case_id]
+    if isinstance(result, BaseException):
+        raise result
+    seen, final = result
+    assert seen == remaining
+    assert final == ("failed", reason), "it fails at the last outcome"
 
 
 # --------------------------------------------------------------------------- the hypothesis search
@@ -618,64 +709,3 @@ def test_suspend_clears_start_time_and_resume_restarts_the_deadline(
             assert -1.0 <= await _deadline_exceeded_at(driver) - second <= 2.0
 
     play(control_plane, "suspend", body)
-
-
-# --------------------------------------------------------------------------- every scenario
-
-BUDGET_REASONS = frozenset({"BackoffLimitExceeded"})
-
-
-def _jobwatch_says(report: JobReport) -> tuple[str, str]:
-    """jobwatch's state and reason, with its own `stalled` read as the controller's running."""
-    if report.state.value == "stalled":
-        return "running", ""
-    return report.state.value, report.reason
-
-
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_state_and_reason_match_at_each_step(scenario_run: ScenarioRun, name: str) -> None:
-    """Every scenario on the real control plane: after each watch event, jobwatch's state and
-    reason equal the real controller's (§1.16); a stall is jobwatch's own word for running."""
-    namespace = SCENARIOS[name].namespace
-    jobs = {k: v for k, v in scenario_run.verdicts.by_job.items() if k[0] == namespace}
-    assert jobs, "the scenario ran no Job on the real control plane"
-    for (_, job), verdicts in jobs.items():
-        wrong = [
-            f"{v.at:.1f}: real {v.real}, jobwatch {(v.report.state.value, v.report.reason)}"
-            for v in verdicts
-            if _jobwatch_says(v.report) != v.real
-        ]
-        assert not wrong, f"{job}:\n" + "\n".join(wrong)
-
-
-def _counted_failures(verdicts: list[Verdict], end: int) -> list[tuple[int, int]]:
-    """(event index, remaining just before it) of each event up to `end` where jobwatch's
-    count of used attempts went up."""
-    out = []
-    for i in range(1, end + 1):
-        now, before = verdicts[i].report.attempts, verdicts[i - 1].report.attempts
-        if now is not None and before is not None and now.used > before.used:
-            out.append((i, before.remaining))
-    return out
-
-
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_the_failure_that_failed_a_job_came_at_zero_remaining(
-    scenario_run: ScenarioRun, name: str
-) -> None:
-    """§2 on the scenarios' own traffic (non-indexed Jobs): when the real controller fails a Job
-    for its budget, jobwatch said 0 remaining just before the counted failure that did it; and
-    under Never (one budget) a counted failure at 0 remaining always fails the Job."""
-    namespace = SCENARIOS[name].namespace
-    for (ns, job), verdicts in scenario_run.verdicts.by_job.items():
-        first = verdicts[0].report
-        if ns != namespace or first.attempts is None or first.completion_mode == "Indexed":
-            continue
-        fatal = next((i for i, v in enumerate(verdicts) if v.real[0] == "failed"), None)
-        budget = fatal is not None and verdicts[fatal].real[1] in BUDGET_REASONS
-        failures = _counted_failures(verdicts, fatal if fatal is not None else len(verdicts) - 1)
-        if budget:
-            assert failures, f"{job}: failed for its budget without a counted failure"
-            assert failures[-1][1] == 0, f"{job}: {failures[-1][1]} remaining before the fatal one"
-        if first.restart_policy == "Never" and any(left == 0 for _, left in failures):
-            assert budget, f"{job}: a counted failure at 0 remaining left it running"

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from jobwatch.analysis import JobReport, analyse
 from jobwatch.model import parse_job, parse_pod
 from jobwatch_testbed.kube.compare import KubeRun
-from jobwatch_testbed.kube.scenarios import Mirror
 from jobwatch_testbed.sim.store import JOBS, PODS, Obj, Resource
 
 VERDICT_CONDITIONS = (
@@ -47,40 +46,60 @@ class Verdict:
 
 
 class Verdicts:
+    """Listener that keeps a snapshot of the Job and its pods at every event (cheap: references
+    to the watch's objects, which are never mutated), and analyses them only when asked, so the
+    run it watches keeps its timing."""
+
     def __init__(self, namespaces: set[str]) -> None:
         self.namespaces = namespaces
-        self.mirror = Mirror()
-        self.by_job: dict[tuple[str, str], list[Verdict]] = defaultdict(list)
-        self._owner: dict[str, tuple[str, str]] = {}  # Job uid -> (namespace, name)
+        self._jobs: dict[str, Obj] = {}  # Job uid -> latest object
+        self._key: dict[str, tuple[str, str]] = {}  # Job uid -> (namespace, name)
+        self._pods: dict[str, dict[str, Obj]] = defaultdict(dict)  # Job uid -> pod uid -> pod
+        self._snapshots: dict[tuple[str, str], list[tuple[float, Obj, tuple[Obj, ...]]]] = (
+            defaultdict(list)
+        )
+        self._verdicts: dict[tuple[str, str], list[Verdict]] = {}
 
     def __call__(self, resource: Resource, event: str, obj: Obj, now: float) -> None:
         meta = obj["metadata"]
-        namespace = meta.get("namespace", "")
-        if namespace not in self.namespaces or resource not in (JOBS, PODS):
+        if meta.get("namespace", "") not in self.namespaces:
             return
-        self.mirror.observe(resource, event, obj)
         if resource is JOBS:
-            self._owner[meta["uid"]] = (namespace, meta["name"])
-            key = (namespace, meta["name"])
-        else:
-            owner = next(
+            uid = meta["uid"]
+            if event == "DELETED":
+                return
+            self._jobs[uid] = obj
+            self._key[uid] = (meta["namespace"], meta["name"])
+        elif resource is PODS:
+            uid = next(
                 (r["uid"] for r in meta.get("ownerReferences") or [] if r.get("controller")), ""
             )
-            if owner not in self._owner:
+            if uid not in self._jobs:
                 return
-            key = self._owner[owner]
-        job = self.mirror.try_get(JOBS, *key)
-        if job is None:
+            if event == "DELETED":
+                self._pods[uid].pop(meta["uid"], None)
+            else:
+                self._pods[uid][meta["uid"]] = obj
+        else:
             return
-        uid = job["metadata"]["uid"]
-        pods, _ = self.mirror.list(PODS, key[0])
-        mine = [
-            parse_pod(p)
-            for p in pods
-            if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences") or [])
-        ]
-        report = analyse(parse_job(job), mine, now)
-        self.by_job[key].append(Verdict(now, real_state(job), report))
+        self._snapshots[self._key[uid]].append(
+            (now, self._jobs[uid], tuple(self._pods[uid].values()))
+        )
+
+    @property
+    def jobs(self) -> list[tuple[str, str]]:
+        return list(self._snapshots)
+
+    def of(self, key: tuple[str, str]) -> list[Verdict]:
+        """jobwatch's verdict after each event of that Job, and the real controller's."""
+        if key not in self._verdicts:
+            self._verdicts[key] = [
+                Verdict(
+                    at, real_state(job), analyse(parse_job(job), [parse_pod(p) for p in pods], at)
+                )
+                for at, job, pods in self._snapshots[key]
+            ]
+        return self._verdicts[key]
 
 
 @dataclass(frozen=True)
