@@ -2,19 +2,21 @@
 
 Input: a v1 List (`kubectl get jobs,pods -A -o json`), a JobList or PodList, a single Job, or
 several such documents one after another (`kubectl get jobs -o json; kubectl get pods -o json`).
-The JSON output is a stable contract (see `report_to_json`).
+Documents may repeat objects (the same dump pasted twice); each object counts once, by uid.
+The JSON output is the stable contract of `jobwatch.status`, the same the exporter's /jobs.json
+serves. The table escapes control characters, so a name cannot forge terminal lines.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from jobwatch.analysis import JobReport, analyse, pods_by_job
 from jobwatch.model import Job, Pod, parse_job, parse_pod
+from jobwatch.status import Query, cronjob_statuses, document, rfc3339
 
 LIST_KINDS = frozenset({"List", "JobList", "PodList"})
 
@@ -71,80 +73,58 @@ def load_dump(text: str) -> Dump:
     """Parse dump text into Jobs and Pods. Raises InputError with a one-line message."""
     if not text.strip():
         raise InputError("empty input: pipe `kubectl get jobs,pods -A -o json` in, or pass -f FILE")
-    jobs: list[Job] = []
-    pods: list[Pod] = []
+    jobs: dict[str, Job] = {}
+    pods: dict[str, Pod] = {}
     skipped = 0
-    for document in _documents(text):
-        for obj in _objects(document):
+    for doc in _documents(text):
+        for obj in _objects(doc):
             kind = obj.get("kind")
             if kind == "Job":
-                jobs.append(parse_job(obj))
+                j = parse_job(obj)
+                jobs[_identity(j)] = j
             elif kind == "Pod":
-                pods.append(parse_pod(obj))
+                p = parse_pod(obj)
+                pods[_identity(p)] = p
             else:
                 skipped += 1
-    return Dump(jobs, pods, skipped)
+    return Dump(list(jobs.values()), list(pods.values()), skipped)
+
+
+def _identity(obj: Job | Pod) -> str:
+    """The uid; an object without one (hand-written input) by namespace and name."""
+    return obj.uid or f"{obj.namespace}/{obj.name}"
 
 
 def diagnose(
-    dump: Dump, now: float, *, namespace: str | None = None, job: str | None = None
+    dump: Dump,
+    now: float,
+    *,
+    namespace: str | None = None,
+    job: str | None = None,
+    cronjob: str | None = None,
 ) -> list[JobReport]:
+    """Reports of the selected Jobs, sorted by namespace and name."""
     by_job = pods_by_job(dump.pods)
-    selected = [
-        j
-        for j in dump.jobs
-        if (namespace is None or j.namespace == namespace) and (job is None or j.name == job)
-    ]
-    selected.sort(key=lambda j: (j.namespace, j.name))
-    return [analyse(j, by_job.get(j.uid, []), now) for j in selected]
+    query = Query(namespace=namespace, job=job, cronjob=cronjob)
+    reports = [analyse(j, by_job.get(j.uid, []), now) for j in dump.jobs]
+    return sorted((r for r in reports if query.matches(r)), key=lambda r: (r.namespace, r.name))
 
 
-def rfc3339(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def render_json(dump: Dump, reports: list[JobReport], now: float) -> str:
+    """`jobwatch.status.document` for these reports, with CronJob health from their runs."""
+    created = {j.uid: j.created_at for j in dump.jobs}
+    body = document(reports, cronjob_statuses(reports, created), now)
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
-def report_to_json(report: JobReport) -> dict[str, Any]:
-    """The stable JSON contract of `jobwatch diagnose -o json`, one Job."""
-    exit_ = report.last_exit
-    return {
-        "namespace": report.namespace,
-        "name": report.name,
-        "cronjob": report.cronjob,
-        "state": report.state.value,
-        "reason": report.reason,
-        "attempts": None
-        if report.attempts is None
-        else {
-            "used": report.attempts.used,
-            "limit": report.attempts.limit,
-            "remaining": report.attempts.remaining,
-        },
-        "last_exit": None
-        if exit_ is None
-        else {
-            "pod": exit_.pod,
-            "container": exit_.container,
-            "code": exit_.code,
-            "reason": exit_.reason,
-            "cause": exit_.cause.value,
-            "meaning": exit_.meaning,
-        },
-        "hidden_failures": [
-            {"kind": h.kind.value, "count": h.count} for h in report.hidden_failures
-        ],
-        "stall": None
-        if report.stall is None
-        else {"reason": report.stall.reason.value, "since": rfc3339(report.stall.since)},
-        "next_retry_at": rfc3339(report.next_retry_at),
-        "deadline_at": rfc3339(report.deadline_at),
-        "advice": report.advice,
-    }
-
-
-def render_json(reports: Iterable[JobReport]) -> str:
-    return json.dumps({"jobs": [report_to_json(r) for r in reports]}, indent=2) + "\n"
+def printable(text: str) -> str:
+    """`text` with control and other non-printing characters escaped (\\x1b, \\r, \\u2028)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+        for c in text
+    )
 
 
 def _age(since: float | None, now: float) -> str:
@@ -186,4 +166,4 @@ def render_table(reports: list[JobReport], now: float) -> str:
             lines.append(f"  deadline  {rfc3339(r.deadline_at)}")
         lines.append(f"  advice    {r.advice}")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
