@@ -3,9 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV      ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY      := .venv/bin/python
-APT_PKGS := prometheus prometheus-alertmanager
-# Tools the tests run for real. Installed from Debian when missing.
-TOOLS   := promtool prometheus prometheus-alertmanager amtool kubectl
+APT_PKGS := prometheus prometheus-alertmanager chromium tmux
+# Tools the tests run for real. Installed from Debian when missing (chromium: the status-page
+# tests drive it through Playwright, which never downloads a browser; tmux: the demo test).
+TOOLS   := promtool prometheus prometheus-alertmanager amtool kubectl chromium tmux
 
 .PHONY: help setup tools lint typecheck test demo generate check-generated bench clean
 
@@ -16,7 +17,7 @@ setup: ## install Python dependencies from the lock file (installs uv with pip i
 	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --quiet
 
-tools: ## install Prometheus, Alertmanager, promtool, amtool and kubectl from Debian when missing
+tools: ## install Prometheus, Alertmanager, promtool, amtool, kubectl, chromium and tmux from Debian when missing
 	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \

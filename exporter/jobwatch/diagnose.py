@@ -16,7 +16,7 @@ from typing import Any
 
 from jobwatch.analysis import JobReport, analyse, pods_by_job
 from jobwatch.model import Job, Pod, parse_job, parse_pod
-from jobwatch.status import Query, cronjob_statuses, document, rfc3339
+from jobwatch.status import Query, cronjob_statuses, document, rfc3339, trouble
 
 LIST_KINDS = frozenset({"List", "JobList", "PodList"})
 
@@ -107,7 +107,8 @@ def diagnose(
     by_job = pods_by_job(dump.pods)
     query = Query(namespace=namespace, job=job, cronjob=cronjob)
     reports = [analyse(j, by_job.get(j.uid, []), now) for j in dump.jobs]
-    return sorted((r for r in reports if query.matches(r)), key=lambda r: (r.namespace, r.name))
+    selected = (r for r in reports if query.matches(r, trouble(r)))
+    return sorted(selected, key=lambda r: (r.namespace, r.name))
 
 
 def render_json(dump: Dump, reports: list[JobReport], now: float) -> str:

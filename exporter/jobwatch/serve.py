@@ -80,6 +80,7 @@ class Exporter:
             telemetry_path=s.telemetry_path,
             livez_max_silence=s.livez_max_silence,
             clock=self._clock,
+            status=self.state,
         )
         runner, self.port = await server.start(app, host, port)
         self._stack.push_async_callback(runner.cleanup)

@@ -196,6 +196,13 @@ class ExporterState:
         self._refresh()
         return {key: self.history.status(key) for key in self.history.names()}
 
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever a report, a CronJob status or the set of Jobs does
+        (readers such as the status page cache what they derive from `reports` by it)."""
+        self._refresh()
+        return self._generation
+
     def refresh_step(self, budget: int = REFRESH_STEP) -> bool:
         """Analyse at most `budget` changed Jobs; True once none is left. The server and the
         resync loop call this between awaits, so a big backlog (the first scrape of a large

@@ -51,11 +51,6 @@ def trouble(report: JobReport) -> str | None:
     return None
 
 
-def order(report: JobReport) -> tuple[int, str, str]:
-    kind = trouble(report)
-    return (len(TROUBLE) if kind is None else _RANK[kind], report.namespace, report.name)
-
-
 def commands(report: JobReport) -> list[str]:
     """Copy-ready kubectl commands for this Job, shell-quoted."""
     ns, name = report.namespace, report.name
@@ -132,6 +127,7 @@ def cronjob_json(status: CronJobStatus, now: float) -> dict[str, Any]:
         "last_failure_at": rfc3339(status.last_failure_at),
         "consecutive_failures": status.consecutive_failures,
         "first_seen_at": rfc3339(status.first_seen_at),
+        "watched_seconds": age(status.first_seen_at),
         "healthy": status.consecutive_failures == 0,
     }
 
@@ -147,7 +143,8 @@ class Query:
     offset: int = 0
     limit: int | None = None  # None: every match (diagnose); the server caps it
 
-    def matches(self, report: JobReport) -> bool:
+    def matches(self, report: JobReport, kind: str | None) -> bool:
+        """Whether the Job (and its trouble `kind`) passes the filters."""
         if self.namespace is not None and report.namespace != self.namespace:
             return False
         if self.job is not None and report.name != self.job:
@@ -156,7 +153,6 @@ class Query:
             return False
         if self.state is None:
             return True
-        kind = trouble(report)
         if self.state == "trouble":
             return kind is not None
         return self.state in (kind, report.state.value)
@@ -165,19 +161,49 @@ class Query:
 STATE_FILTERS = ("trouble", *TROUBLE, *(s.value for s in State))
 
 
+@dataclass(frozen=True)
+class Index:
+    """Every Job in reading order with its trouble, and the counts: built once per change of
+    the Jobs, then each request only filters and slices it."""
+
+    ordered: list[tuple[JobReport, str | None]]
+    states: dict[str, int]
+    kinds: dict[str, int]
+    namespaces: list[str]
+
+
+def index(reports: Iterable[JobReport]) -> Index:
+    entries = []
+    for r in reports:
+        kind = trouble(r)
+        rank = len(TROUBLE) if kind is None else _RANK[kind]
+        entries.append(((rank, r.namespace, r.name), r, kind))
+    entries.sort(key=lambda e: e[0])
+    states = Counter(r.state.value for _, r, _ in entries)
+    kinds = Counter(k for _, _, k in entries if k is not None)
+    return Index(
+        ordered=[(r, k) for _, r, k in entries],
+        states={s.value: states[s.value] for s in State if states[s.value]},
+        kinds={k: kinds[k] for k in TROUBLE if kinds[k]},
+        namespaces=sorted({r.namespace for _, r, _ in entries}),
+    )
+
+
 def document(
-    reports: Iterable[JobReport],
+    jobs: Index | Iterable[JobReport],
     cronjobs: Iterable[CronJobStatus],
     now: float,
     query: Query = Query(),
 ) -> dict[str, Any]:
     """The whole contract: the page of Jobs asked for, CronJob health, and counts."""
-    everything = list(reports)
-    selected = sorted((r for r in everything if query.matches(r)), key=order)
+    idx = jobs if isinstance(jobs, Index) else index(jobs)
+    everything = idx.ordered
+    if query == Query(offset=query.offset, limit=query.limit):
+        selected = everything  # no filter: the index is the answer
+    else:
+        selected = [(r, k) for r, k in everything if query.matches(r, k)]
     end = None if query.limit is None else query.offset + query.limit
     page = selected[query.offset : end]
-    states: Counter[str] = Counter(r.state.value for r in everything)
-    kinds: Counter[str] = Counter(k for r in everything if (k := trouble(r)) is not None)
     crons = sorted(
         (
             c
@@ -192,13 +218,13 @@ def document(
         "total": len(everything),
         "matched": len(selected),
         "offset": query.offset,
-        "jobs": [job_json(r, now) for r in page],
+        "jobs": [job_json(r, now) for r, _ in page],
         "counts": {
-            "in_trouble": sum(kinds.values()),
-            "trouble": {k: kinds[k] for k in TROUBLE if kinds[k]},
-            "state": {s.value: states[s.value] for s in State if states[s.value]},
+            "in_trouble": sum(idx.kinds.values()),
+            "trouble": idx.kinds,
+            "state": idx.states,
         },
-        "namespaces": sorted({r.namespace for r in everything}),
+        "namespaces": idx.namespaces,
         "cronjobs": [cronjob_json(c, now) for c in crons],
     }
 
