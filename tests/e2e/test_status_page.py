@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from jobwatch.sim import JOBS
-from jobwatch.stack import run_stack
+from jobwatch_testbed.sim import JOBS
+from jobwatch_testbed.stack import run_stack
 from tests.e2e.browser import chromium
 
 SCENARIOS = [

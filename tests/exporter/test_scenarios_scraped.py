@@ -1,7 +1,7 @@
 """Every scenario, end to end through the exporter: the sim plays all 20 over real HTTP, the real
 `jobwatch serve` stack (kubernetes_asyncio informers, ExporterState, aiohttp server) watches it,
 and a real scrape of /metrics must say what the spec says for each (telling states as documented
-in `jobwatch.sim.scenarios`; section numbers from kubernetes-job-semantics.md).
+in `jobwatch_testbed.sim.scenarios`; section numbers from kubernetes-job-semantics.md).
 
 The sim writes statuses from the spec without calling `jobwatch.analysis`, so agreement here is
 two independent readings of the spec meeting. One stack serves the module: the scenarios are
@@ -24,7 +24,7 @@ from jobwatch import metrics as m
 from jobwatch.metrics import Metric
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
-from jobwatch.sim import CRONJOBS, JOBS, PODS, SCENARIOS, ScenarioPlayer, SimServer
+from jobwatch_testbed.sim import CRONJOBS, JOBS, PODS, SCENARIOS, ScenarioPlayer, SimServer
 from tests.tools import require
 
 PRESENT = object()  # any value

@@ -11,8 +11,8 @@ import pytest
 from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import JOBS, PODS
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import JOBS, PODS
 
 from .helpers import add_jobs, api, run, simple_job
 

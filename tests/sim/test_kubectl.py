@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from jobwatch.sim.player import ScenarioPlayer
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import JOBS, PODS
+from jobwatch_testbed.sim.player import ScenarioPlayer
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import JOBS, PODS
+from tests.tools import kube_binaries
 
 from .helpers import run, simple_job
 
@@ -33,14 +32,8 @@ spec:
 
 
 def _kubectl() -> str:
-    found = shutil.which("kubectl") or (
-        "/usr/bin/kubectl" if Path("/usr/bin/kubectl").exists() else None
-    )
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("kubectl is required in CI (make tools installs it)")
-        pytest.skip("kubectl not installed")
-    return found
+    """The pinned kubectl built by `make kube` (the release the control plane runs)."""
+    return str(kube_binaries().kubectl)
 
 
 @pytest.mark.tool

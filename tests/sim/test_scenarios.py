@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from jobwatch.sim.objects import COMPLETION_INDEX, INDEX_FAILURE_COUNT
-from jobwatch.sim.player import ScenarioPlayer, UnknownScenarioError
-from jobwatch.sim.scenarios import SCENARIOS
-from jobwatch.sim.store import CRONJOBS, JOB_TRACKING_FINALIZER, JOBS, PODS, Obj, Store
+from jobwatch_testbed.sim.objects import COMPLETION_INDEX, INDEX_FAILURE_COUNT
+from jobwatch_testbed.sim.player import ScenarioPlayer, UnknownScenarioError
+from jobwatch_testbed.sim.scenarios import SCENARIOS
+from jobwatch_testbed.sim.store import CRONJOBS, JOB_TRACKING_FINALIZER, JOBS, PODS, Obj, Store
 
 Check = Callable[[Obj, list[Obj], Store], None]
 

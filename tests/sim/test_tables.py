@@ -8,10 +8,10 @@ import aiohttp
 import orjson
 import pytest
 
-from jobwatch.sim.scenarios import SCENARIOS
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import JOBS, PODS, Store
-from jobwatch.sim.tables import human_duration, pod_status_text, table
+from jobwatch_testbed.sim.scenarios import SCENARIOS
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import JOBS, PODS, Store
+from jobwatch_testbed.sim.tables import human_duration, pod_status_text, table
 
 from .helpers import run, simple_job
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from jobwatch.sim.clock import parse_rfc3339
-from jobwatch.sim.store import CRONJOBS, JOBS, Obj, Resource
+from jobwatch_testbed.sim.clock import parse_rfc3339
+from jobwatch_testbed.sim.store import CRONJOBS, JOBS, Obj, Resource
 
 Column = tuple[str, str, str]  # name, type, format
 
