@@ -1,4 +1,4 @@
-"""`jobwatch render rules|dashboard|alertmanager`: the rule pack's command line."""
+"""`jobwatch render rules|dashboard|alertmanager|runbooks|config`: the rule pack's command line."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from jobwatch.render import alertmanager, dashboard, rules
+from jobwatch.render import alertmanager, check, dashboard, rules, runbooks
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.errors import RenderError
+from jobwatch.render.paths import default_config_path
 
 EXIT_BAD_CONFIG = 2
 
@@ -45,6 +46,11 @@ def register(subparsers: Any) -> None:
         "--output)",
     )
     p.add_argument("--output", type=Path, metavar="DIR", help="directory to write into")
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not run `promtool check rules` on the result (it runs when promtool is on PATH)",
+    )
     p.set_defaults(func=partial(run, _rules))
 
     p = what.add_parser(
@@ -72,6 +78,25 @@ def register(subparsers: Any) -> None:
     )
     p.set_defaults(func=partial(run, _alertmanager))
 
+    p = what.add_parser(
+        "runbooks",
+        help="the runbooks (Markdown) the alerts' runbook_url points to",
+        description="Render one Markdown runbook per alert, with the exporter's names and "
+        "ports and your config's selector, for hosting where runbook_url_pattern points "
+        "(e.g. a docs site or a wiki). Without --output, list the files it would write.",
+    )
+    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
+    p.add_argument("--output", type=Path, metavar="DIR", help="directory to write <Alert>.md into")
+    p.set_defaults(func=partial(run, _runbooks))
+
+    p = what.add_parser(
+        "config",
+        help="print the default config, every knob with its comment",
+        description="Print the default rule-pack config (rules/config.yaml) with its comments: "
+        "copy the knobs you want to change into a file and pass it as --config.",
+    )
+    p.set_defaults(func=partial(run, _config))
+
 
 def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
@@ -79,6 +104,8 @@ def _load(args: argparse.Namespace) -> Config:
 
 def _rules(args: argparse.Namespace) -> int:
     cfg = _load(args)
+    if not args.no_check and not check.check_groups(rules.groups(cfg)):
+        print("note: promtool not found; the rules were not checked", file=sys.stderr)
     if args.output is None:
         sys.stdout.write(rules.render_text(cfg, args.format or "prometheus"))
         return 0
@@ -105,6 +132,25 @@ def _alertmanager(args: argparse.Namespace) -> int:
         return 0
     path = alertmanager.write_alertmanager(args.output, cfg, webhook_url=args.webhook_url)
     print(f"wrote {path} and {path.with_name(alertmanager.TEMPLATE_FILE)}", file=sys.stderr)
+    return 0
+
+
+def _runbooks(args: argparse.Namespace) -> int:
+    books = runbooks.runbooks(_load(args))
+    if args.output is None:
+        for name in books:
+            print(f"{name}.md")
+        print("(pass --output DIR to write them)", file=sys.stderr)
+        return 0
+    args.output.mkdir(parents=True, exist_ok=True)
+    for name, text in books.items():
+        (args.output / f"{name}.md").write_text(text, encoding="utf-8")
+    print(f"wrote {len(books)} runbooks into {args.output}", file=sys.stderr)
+    return 0
+
+
+def _config(_args: argparse.Namespace) -> int:
+    sys.stdout.write(default_config_path().read_text(encoding="utf-8"))
     return 0
 
 
