@@ -16,8 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bench.scrape import _toggled
 from bench.workload import cluster
+from jobwatch.model import JOBS, PODS
 from jobwatch.server import build_app
-from jobwatch.state import JOBS, PODS, ExporterState
+from jobwatch.state import ExporterState
 
 QUERIES = ("", "?state=trouble", "?namespace=ns-1", "?limit=1000")
 
@@ -29,7 +30,7 @@ async def _time(size: int, rounds: int = 9) -> dict[str, tuple[float, int]]:
     state.replace(PODS, None, c.pods)
     state.exposition(False)  # analyse everything first: this times the page, not analysis
     out: dict[str, tuple[float, int]] = {}
-    async with TestClient(TestServer(build_app(state, status=state))) as client:
+    async with TestClient(TestServer(build_app(state, state.telemetry, status=state))) as client:
         for query in QUERIES:
             times, size_bytes = [], 0
             for _ in range(rounds):

@@ -12,13 +12,27 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from jobwatch.analysis import JobReport, analyse, pods_by_job
 from jobwatch.model import Job, Pod, parse_job, parse_pod
-from jobwatch.status import Query, cronjob_statuses, document, rfc3339, trouble
+from jobwatch.status import LATEST_SHOWN, Query, cronjob_statuses, document, rfc3339, trouble
+
+__all__ = [
+    "LATEST_SHOWN",
+    "Dump",
+    "InputError",
+    "diagnose",
+    "load_dump",
+    "printable",
+    "read_bounded",
+    "render_json",
+    "render_table",
+    "rfc3339",
+]
 
 LIST_KINDS = frozenset({"List", "JobList", "PodList"})
+MAX_INPUT_BYTES = 256 * 1024 * 1024  # a 50k-pod `kubectl get -o json` dump is about 1 GB/20
 
 
 class InputError(ValueError):
@@ -47,6 +61,10 @@ def _documents(text: str) -> Iterator[Any]:
                 f"not JSON at line {error.lineno} column {error.colno}: {error.msg} "
                 "(expected `kubectl get jobs,pods -o json` output)"
             ) from None
+        except RecursionError:
+            raise InputError("JSON nested too deeply to be a Kubernetes object") from None
+        except ValueError as error:  # e.g. an integer of more than 4300 digits
+            raise InputError(f"unreadable JSON value: {str(error).split(';')[0]}") from None
         yield document
 
 
@@ -112,14 +130,28 @@ def diagnose(
 
 
 def render_json(dump: Dump, reports: list[JobReport], now: float) -> str:
-    """`jobwatch.status.document` for these reports, with CronJob health from their runs."""
+    """`jobwatch.status.document` for these reports, with CronJob health from their runs.
+    ASCII escapes keep lone surrogates (JSON `\\ud800`) printable."""
     created = {j.uid: j.created_at for j in dump.jobs}
     body = document(reports, cronjob_statuses(reports, created), now)
-    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(body, indent=2) + "\n"
+
+
+def read_bounded(stream: BinaryIO, limit: int = MAX_INPUT_BYTES) -> str:
+    """At most `limit` bytes of UTF-8 text (`-f /dev/zero` must not read until MemoryError)."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"input larger than {limit // (1024 * 1024)} MiB; filter the dump")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("input is not UTF-8 text") from None
 
 
 def printable(text: str) -> str:
-    """`text` with control and other non-printing characters escaped (\\x1b, \\r, \\u2028)."""
+    """`text` safe for a terminal: control and other non-printing characters escaped
+    (\\x1b, \\x0d, \\u2028), and lone surrogates (JSON `\\ud800`) replaced."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
     if text.isprintable():
         return text
     return "".join(

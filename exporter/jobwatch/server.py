@@ -17,17 +17,18 @@ import asyncio
 import gzip
 import html
 import json
+import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cache
 from importlib.resources import files
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from jobwatch import __version__
-from jobwatch.analysis.report import JobReport
-from jobwatch.exposition import CronJobStatus, negotiate
+from jobwatch.analysis.report import CronJobStatus, JobReport
+from jobwatch.negotiation import negotiate
 from jobwatch.status import STATE_FILTERS, Index, Query, document, index
 
 GZIP_LEVEL = 1  # half the CPU of level 6 on a 3 MB body for ~20% more bytes
@@ -47,13 +48,7 @@ PAGE_HEADERS = {
 
 
 class MetricsSource(Protocol):
-    """What the server needs from the exporter state."""
-
-    @property
-    def ready(self) -> bool: ...
-
-    @property
-    def last_heartbeat(self) -> float | None: ...
+    """What /metrics needs from the exporter state."""
 
     def exposition(self, openmetrics: bool) -> bytes: ...
 
@@ -61,16 +56,23 @@ class MetricsSource(Protocol):
         """Do the pending work in bounded steps, yielding to the event loop between them."""
 
 
+class Health(Protocol):
+    """What /readyz and /livez need from the self-metrics (`jobwatch.state.telemetry`)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def last_heartbeat(self) -> float | None: ...
+
+
 class StatusSource(Protocol):
     """What the status page reads: every Job's report and every CronJob's health."""
 
-    @property
     def reports(self) -> Mapping[str, JobReport]: ...
 
-    @property
-    def cronjobs(self) -> Mapping[tuple[str, str], CronJobStatus]: ...
+    def cronjob_statuses(self) -> Mapping[tuple[str, str], CronJobStatus]: ...
 
-    @property
     def generation(self) -> int:
         """Changes whenever any report or CronJob status changes."""
 
@@ -161,14 +163,18 @@ def _landing(telemetry_path: str) -> str:
 
 def build_app(
     source: MetricsSource,
+    health: Health,
     *,
     telemetry_path: str = "/metrics",
     livez_max_silence: float = 300.0,
     clock: Callable[[], float] = time.time,
+    middlewares: Sequence[Any] = (),
     status: StatusSource | None = None,
 ) -> web.Application:
-    """The aiohttp application; `source` is the exporter state (or anything shaped like it),
-    and so is `status`, which adds the status page and /jobs.json."""
+    """The aiohttp application; `source` is the exporter state and `health` its telemetry (or
+    anything shaped like them). `middlewares` guard every route, the status page's too
+    (`jobwatch.webconfig.middleware`: TLS client certificates, basic auth). `status` (the
+    exporter state) adds the status page and /jobs.json."""
     compressor = _Compressor()
     started = clock()
 
@@ -186,12 +192,12 @@ def build_app(
         return web.Response(text="ok\n")
 
     async def readyz(_request: web.Request) -> web.Response:
-        if source.ready:
+        if health.ready:
             return web.Response(text="ok: initial LIST synced\n")
         return web.Response(status=503, text="not ready: initial LIST not yet synced\n")
 
     async def livez(_request: web.Request) -> web.Response:
-        last = source.last_heartbeat
+        last = health.last_heartbeat
         silent = clock() - (started if last is None else last)
         if silent > livez_max_silence:
             return web.Response(
@@ -219,12 +225,12 @@ def build_app(
             return web.Response(status=400, text=f"{error}\n", headers=PAGE_HEADERS)
         await source.settle(MAX_REFRESH_STEPS)
         nonlocal cached
-        generation = status.generation
+        generation = status.generation()
         if cached is None or cached[0] != generation:
-            cached = (generation, index(status.reports.values()))
-        body = document(cached[1], status.cronjobs.values(), clock(), query)
+            cached = (generation, index(status.reports().values()))
+        body = document(cached[1], status.cronjob_statuses().values(), clock(), query)
         return web.Response(
-            text=json.dumps(body, ensure_ascii=False),
+            text=json.dumps(body),  # ASCII escapes: a lone surrogate in a name cannot break it
             content_type="application/json",
             headers=PAGE_HEADERS,
         )
@@ -235,7 +241,7 @@ def build_app(
 
         return handler
 
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=list(middlewares))
     app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -251,8 +257,11 @@ def build_app(
     return app
 
 
-async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Bind and serve; returns the runner (to clean up) and the bound port (for port 0)."""
+async def start(
+    app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
+    """Bind and serve (TLS with `ssl_context`); returns the runner (to clean up) and the bound
+    port (for port 0)."""
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -261,7 +270,7 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         shutdown_timeout=5.0,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     server = site._server
     sockets = getattr(server, "sockets", None) or []

@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobwatch.analysis.job import logs_command
-from jobwatch.analysis.report import JobReport
-from jobwatch.cronjobs import CronJobHistory
-from jobwatch.exposition import CronJobStatus
+from jobwatch.analysis.report import CronJobStatus, JobReport
+from jobwatch.state.cronjobs import CronJobHistory
 from jobwatch.vocabulary import CANNOT_START_CAUSES, Cause, State
 
 # Most urgent first; a Job has at most one (its root cause).
@@ -27,10 +26,21 @@ _RANK = {name: rank for rank, name in enumerate(TROUBLE)}
 _NO_LOGS = frozenset({Cause.START_ERROR})
 
 
+# The largest time RFC 3339 and Python's datetime can write: later instants (an
+# activeDeadlineSeconds of 10^12, which the API server accepts) are shown as this bound.
+LATEST_SHOWN = "9999-12-31T23:59:59Z"
+_LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
+
 def rfc3339(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not timestamp <= _LATEST:  # also NaN
+        return LATEST_SHOWN
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):  # before year 1
+        return "0001-01-01T00:00:00Z"
 
 
 def trouble(report: JobReport) -> str | None:

@@ -112,7 +112,7 @@ class _ChangeLog:
 
     def update(self, stack: Stack) -> None:
         elapsed = time.monotonic() - self.started
-        for uid, report in sorted(stack.exporter.state.reports.items()):
+        for uid, report in sorted(stack.exporter.state.reports().items()):
             line = summary_line(report)
             if self.jobs.get(uid) != line:
                 self.jobs[uid] = line
@@ -354,7 +354,7 @@ async def run_demo(args: argparse.Namespace, console: Console) -> None:
                     console.print(f"{name:<13}{where}", highlight=False, markup=False)
                 await _log(stack, console, deadline, alerts, started)
         finally:  # also on Ctrl-C: the summary is what stays on screen
-            reports = list(stack.exporter.state.reports.values())
+            reports = list(stack.exporter.state.reports().values())
             for line in summary(reports, alerts, time.monotonic() - started, len(stack.scenarios)):
                 console.print(line, highlight=False, markup=False)
 
@@ -378,7 +378,7 @@ async def _live(
             alerts.update(stack.receiver, elapsed)
         size = (console.size.width, console.size.height)
         return screen(
-            stack.exporter.state.reports.values(),
+            stack.exporter.state.reports().values(),
             alerts=alerts,
             found=found,
             size=size,

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.tools import require
+from tests.tools import tool
 
 SCENARIOS = "healthy,exit127_command_not_found,imagepullbackoff_stall"
 ALERT = re.compile(r"\d+s firing +critical +JobCannotStart sim-exit127/missing-command")
@@ -33,7 +33,8 @@ def _capture(session: str) -> list[str]:
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)], ids=["80x24", "200x50"])
 def test_demo_fits_the_terminal_and_leaves_a_summary(width: int, height: int) -> None:
-    require("tmux", "prometheus", "prometheus-alertmanager")
+    for name in ("tmux", "prometheus", "prometheus-alertmanager"):
+        tool(name)
     session = f"jobwatch-demo-{uuid.uuid4().hex[:8]}"
     command = f"{sys.executable} -m jobwatch demo --duration 40 --scenarios {SCENARIOS}; sleep 60"
     _tmux("new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), command)

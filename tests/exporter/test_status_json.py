@@ -13,7 +13,8 @@ import pytest
 
 from jobwatch import server
 from jobwatch.cli import main
-from jobwatch.state import JOBS, ExporterState
+from jobwatch.model import JOBS
+from jobwatch.state import ExporterState
 from jobwatch.status import rfc3339
 from tests.builders import cond, job
 
@@ -43,7 +44,7 @@ def _state(count: int) -> ExporterState:
 
 def _get(state: ExporterState, path: str) -> tuple[int, dict[str, str], str]:
     async def body() -> tuple[int, dict[str, str], str]:
-        app = server.build_app(state, status=state, clock=lambda: NOW)
+        app = server.build_app(state, state.telemetry, status=state, clock=lambda: NOW)
         runner, port = await server.start(app, "127.0.0.1", 0)
         try:
             async with (

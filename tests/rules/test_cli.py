@@ -10,7 +10,7 @@ import yaml
 from jobwatch.cli import main
 from jobwatch.render import rules
 from jobwatch.render.config import load_config
-from tests.tools import require
+from tests.tools import tool
 
 
 def test_render_rules_prints_a_rule_file(capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,7 +88,7 @@ def test_bad_config_exits_2_with_one_line(
 def test_promtool_rejection_of_the_render_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    require("promtool")
+    tool("promtool")
     cfg = tmp_path / "c.yaml"
     cfg.write_text('namespaces:\n  include: "(?=prod)x"\n')  # Python's re takes it; RE2 does not
     assert main(["render", "rules", "--config", str(cfg)]) == 2
