@@ -21,23 +21,43 @@ _CONFIG_HELP = (
 )
 
 
+def _command(
+    what: Any,
+    name: str,
+    handler: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str,
+    output: str,
+    output_metavar: str = "DIR",
+) -> argparse.ArgumentParser:
+    """One `render` sub-command taking --config and --output."""
+    p: argparse.ArgumentParser = what.add_parser(name, help=help, description=description)
+    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
+    p.add_argument("--output", type=Path, metavar=output_metavar, help=output)
+    p.set_defaults(func=partial(run, handler))
+    return p
+
+
 def register(subparsers: Any) -> None:
     """Add `render` and its sub-commands to the `jobwatch` parser."""
     render = subparsers.add_parser(
         "render",
-        help="render the alert rules, Grafana dashboard or Alertmanager example",
+        help="render the alert rules, dashboard, Alertmanager example, runbooks or config",
         description="Render jobwatch's alert rules, Grafana dashboard or Alertmanager example "
         "from the default config, optionally overridden by --config.",
     )
     what = render.add_subparsers(dest="render_what", metavar="WHAT", required=True)
 
-    p = what.add_parser(
+    p = _command(
+        what,
         "rules",
+        _rules,
         help="Prometheus rule file or PrometheusRule manifest",
         description="Render the alert rules. Without --output, print one format to stdout; "
         "with --output, write jobwatch.rules.yaml and/or jobwatch.prometheusrule.yaml there.",
+        output="directory to write into",
     )
-    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
     p.add_argument(
         "--format",
         choices=rules.FORMATS,
@@ -45,49 +65,48 @@ def register(subparsers: Any) -> None:
         "PrometheusRule for the Prometheus Operator (default: prometheus on stdout, both with "
         "--output)",
     )
-    p.add_argument("--output", type=Path, metavar="DIR", help="directory to write into")
     p.add_argument(
         "--no-check",
         action="store_true",
         help="do not run `promtool check rules` on the result (it runs when promtool is on PATH)",
     )
-    p.set_defaults(func=partial(run, _rules))
 
-    p = what.add_parser(
+    _command(
+        what,
         "dashboard",
+        _dashboard,
         help="Grafana dashboard JSON",
         description="Render the Grafana dashboard (stable uid from the config, variables for "
         "data source, namespace, CronJob and, when cluster_label is set, cluster).",
+        output="write here instead of stdout",
+        output_metavar="FILE",
     )
-    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
-    p.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
-    p.set_defaults(func=partial(run, _dashboard))
 
-    p = what.add_parser(
+    p = _command(
+        what,
         "alertmanager",
+        _alertmanager,
         help="example Alertmanager config and Slack/email notification templates",
         description="Render the example Alertmanager configuration (routes by severity, groups "
         "by namespace, cronjob and alertname, inhibits a Job's warnings while a critical alert "
         "for it fires) and its notification templates. Without --output, print the config; "
         "with --output, write alertmanager.yml and jobwatch.tmpl (which the config loads).",
+        output="directory to write both files into",
     )
-    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
-    p.add_argument("--output", type=Path, metavar="DIR", help="directory to write both files into")
     p.add_argument(
         "--webhook-url", metavar="URL", help="override alertmanager.webhook_url from the config"
     )
-    p.set_defaults(func=partial(run, _alertmanager))
 
-    p = what.add_parser(
+    _command(
+        what,
         "runbooks",
+        _runbooks,
         help="the runbooks (Markdown) the alerts' runbook_url points to",
         description="Render one Markdown runbook per alert, with the exporter's names and "
         "ports and your config's selector, for hosting where runbook_url_pattern points "
         "(e.g. a docs site or a wiki). Without --output, list the files it would write.",
+        output="directory to write <Alert>.md into",
     )
-    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
-    p.add_argument("--output", type=Path, metavar="DIR", help="directory to write <Alert>.md into")
-    p.set_defaults(func=partial(run, _runbooks))
 
     p = what.add_parser(
         "config",

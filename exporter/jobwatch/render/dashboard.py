@@ -90,6 +90,18 @@ def _panel(
     return panel
 
 
+def _timeseries(
+    title: str,
+    description: str,
+    grid: tuple[int, int, int, int],
+    unit: str,
+    *queries: tuple[str, str],
+) -> dict[str, Any]:
+    """A time series panel of (expr, legend) queries, refIds A, B, C... in order."""
+    targets = [_target(e, chr(ord("A") + i), legend) for i, (e, legend) in enumerate(queries)]
+    return _panel("timeseries", title, description, grid, targets, unit=unit)
+
+
 def _stat(title: str, description: str, x: int, expr: str, y: int) -> dict[str, Any]:
     return _panel(
         "stat",
@@ -278,33 +290,19 @@ def _history(s: _Selectors, y: int) -> list[dict[str, Any]]:
     bj, sel = s.by_job, s.job
     failures, containers = _name("job_failures_total"), _name("container_failures_total")
     return [
-        _panel(
-            "timeseries",
+        _timeseries(
             "Job failures by reason",
             "Jobs that reached a failed state, by Job condition reason.",
             (0, y, 12, 8),
-            [
-                _target(
-                    f"sum by (reason) (increase({failures}{{{sel}}}[$__rate_interval]))",
-                    "A",
-                    "{{reason}}",
-                )
-            ],
-            unit="short",
+            "short",
+            (f"sum by (reason) (increase({failures}{{{sel}}}[$__rate_interval]))", "{{reason}}"),
         ),
-        _panel(
-            "timeseries",
+        _timeseries(
             "Container failures by cause",
             "Failed container terminations in Job pods, by what the exit code and reason mean.",
             (12, y, 12, 8),
-            [
-                _target(
-                    f"sum by (cause) (increase({containers}{{{sel}}}[$__rate_interval]))",
-                    "A",
-                    "{{cause}}",
-                )
-            ],
-            unit="short",
+            "short",
+            (f"sum by (cause) (increase({containers}{{{sel}}}[$__rate_interval]))", "{{cause}}"),
         ),
         _panel(
             "bargauge",
@@ -375,104 +373,78 @@ def _exporter(s: _Selectors, y: int) -> list[dict[str, Any]]:
     exp = s.exporter
     render = _name("exporter_render_seconds")
     return [
-        _panel(
-            "timeseries",
+        _timeseries(
             "Exporter: time since last watch event",
             "Seconds since the last watch event or bookmark per resource; bookmarks arrive "
             "about every minute, so a rising line is a broken watch.",
             (0, y, 8, 8),
-            [
-                _target(
-                    f"time() - max by (instance, resource) ({_name('exporter_last_event_timestamp_seconds')}{{{exp}}})",
-                    "A",
-                    "{{instance}} {{resource}}",
-                )
-            ],
-            unit="s",
+            "s",
+            (
+                f"time() - max by (instance, resource) ({_name('exporter_last_event_timestamp_seconds')}{{{exp}}})",
+                "{{instance}} {{resource}}",
+            ),
         ),
-        _panel(
-            "timeseries",
+        _timeseries(
             "Exporter: API requests",
             "Kubernetes list/watch requests per second by outcome, and relists after 410 Expired.",
             (8, y, 8, 8),
-            [
-                _target(
-                    f"sum by (resource, verb, result) (rate({_name('exporter_api_requests_total')}{{{exp}}}[$__rate_interval]))",
-                    "A",
-                    "{{resource}} {{verb}} {{result}}",
-                ),
-                _target(
-                    f"sum by (resource) (rate({_name('exporter_relists_total')}{{{exp}}}[$__rate_interval]))",
-                    "B",
-                    "relist {{resource}}",
-                ),
-            ],
-            unit="reqps",
+            "reqps",
+            (
+                f"sum by (resource, verb, result) (rate({_name('exporter_api_requests_total')}{{{exp}}}[$__rate_interval]))",
+                "{{resource}} {{verb}} {{result}}",
+            ),
+            (
+                f"sum by (resource) (rate({_name('exporter_relists_total')}{{{exp}}}[$__rate_interval]))",
+                "relist {{resource}}",
+            ),
         ),
-        _panel(
-            "timeseries",
+        _timeseries(
             "Exporter: watch events and parse errors",
             "Watch events per second by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK), "
             "and objects skipped because they could not be parsed.",
             (16, y, 8, 8),
-            [
-                _target(
-                    f"sum by (resource, type) (rate({_name('exporter_events_total')}{{{exp}}}[$__rate_interval]))",
-                    "A",
-                    "{{resource}} {{type}}",
-                ),
-                _target(
-                    f"sum by (resource) (rate({_name('exporter_parse_errors_total')}{{{exp}}}[$__rate_interval]))",
-                    "B",
-                    "parse errors {{resource}}",
-                ),
-            ],
-            unit="ops",
+            "ops",
+            (
+                f"sum by (resource, type) (rate({_name('exporter_events_total')}{{{exp}}}[$__rate_interval]))",
+                "{{resource}} {{type}}",
+            ),
+            (
+                f"sum by (resource) (rate({_name('exporter_parse_errors_total')}{{{exp}}}[$__rate_interval]))",
+                "parse errors {{resource}}",
+            ),
         ),
-        _panel(
-            "timeseries",
+        _timeseries(
             "Exporter: up and synced",
             "1 while Prometheus scrapes jobwatch ('up') and while each resource's initial list "
             "has completed (synced).",
             (0, y + 8, 8, 8),
-            [
-                _target(f"min by (instance) (up{{{exp}}})", "A", "up {{instance}}"),
-                _target(
-                    f"min by (instance, resource) ({_name('exporter_synced')}{{{exp}}})",
-                    "B",
-                    "synced {{instance}} {{resource}}",
-                ),
-            ],
-            unit="bool",
+            "bool",
+            (f"min by (instance) (up{{{exp}}})", "up {{instance}}"),
+            (
+                f"min by (instance, resource) ({_name('exporter_synced')}{{{exp}}})",
+                "synced {{instance}} {{resource}}",
+            ),
         ),
-        _panel(
-            "timeseries",
+        _timeseries(
             "Exporter: tracked objects",
             "Jobs, pods and CronJobs held in the exporter's store.",
             (8, y + 8, 8, 8),
-            [
-                _target(
-                    f"sum by (instance, resource) ({_name('exporter_tracked_objects')}{{{exp}}})",
-                    "A",
-                    "{{instance}} {{resource}}",
-                )
-            ],
-            unit="short",
+            "short",
+            (
+                f"sum by (instance, resource) ({_name('exporter_tracked_objects')}{{{exp}}})",
+                "{{instance}} {{resource}}",
+            ),
         ),
-        _panel(
-            "timeseries",
+        _timeseries(
             "Exporter: render time",
             "Average time to re-analyse and re-render one Job's exposition.",
             (16, y + 8, 8, 8),
-            [
-                _target(
-                    f"sum by (instance) (rate({render}_sum{{{exp}}}[$__rate_interval]))"
-                    f" / sum by (instance) (rate({render}_count{{{exp}}}[$__rate_interval]))",
-                    "A",
-                    "{{instance}}",
-                )
-            ],
-            unit="s",
+            "s",
+            (
+                f"sum by (instance) (rate({render}_sum{{{exp}}}[$__rate_interval]))"
+                f" / sum by (instance) (rate({render}_count{{{exp}}}[$__rate_interval]))",
+                "{{instance}}",
+            ),
         ),
     ]
 
