@@ -44,8 +44,9 @@ def register(subparsers: Any) -> None:
     render = subparsers.add_parser(
         "render",
         help="render the alert rules, dashboard, Alertmanager example, runbooks or config",
-        description="Render jobwatch's alert rules, Grafana dashboard or Alertmanager example "
-        "from the default config, optionally overridden by --config.",
+        description="Render jobwatch's alert rules, Grafana dashboard, Alertmanager example or "
+        "runbooks from the default config, optionally overridden by --config; or print that "
+        "default config (`render config`).",
     )
     what = render.add_subparsers(dest="render_what", metavar="WHAT", required=True)
 
