@@ -27,6 +27,8 @@ from rich.text import Text
 from jobwatch.analysis.report import JobReport
 from jobwatch.status import index, trouble
 from jobwatch_testbed.interrupt import run_until_interrupted
+from jobwatch_testbed.kube.controlplane import ControlPlaneError
+from jobwatch_testbed.kube.versions import KUBERNETES
 from jobwatch_testbed.monitoring import WebhookReceiver
 from jobwatch_testbed.sim import DEFAULT_SPEED, SCENARIOS
 from jobwatch_testbed.stack import Stack, alerting_tools_missing, run_stack
@@ -166,9 +168,13 @@ async def links(stack: Stack) -> Links:
         prometheus = await _first_answering(stack.prometheus.url, ["/alerts", "/classic/alerts"])
     if stack.alertmanager is not None:
         alertmanager = f"amtool --alertmanager.url={stack.alertmanager.url} alert"
+    if stack.control_plane is not None:  # the real one: its kubeconfig has the certificates
+        cluster = f"kubectl --kubeconfig {stack.kubeconfig} get jobs,pods -A  ({KUBERNETES})"
+    else:
+        cluster = f"kubectl --server={stack.cluster_url} get jobs -A"
     return Links(
         status=f"{stack.exporter.url}/",
-        cluster=f"kubectl --server={stack.sim.url} get jobs -A",
+        cluster=cluster,
         prometheus=prometheus,
         alertmanager=alertmanager,
     )
@@ -338,7 +344,12 @@ async def run_demo(args: argparse.Namespace, console: Console) -> None:
         console.print(f"jobwatch demo: {message}", highlight=False)
 
     async with run_stack(
-        scenarios=names, speed=args.speed, port=args.port, alerting=alerting, progress=progress
+        scenarios=names,
+        speed=args.speed,
+        port=args.port,
+        alerting=alerting,
+        progress=progress,
+        cluster=args.cluster,
     ) as stack:
         found = await links(stack)
         alerts = AlertLog() if stack.receiver is not None else None
@@ -430,7 +441,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     try:
         run_until_interrupted(run_demo(args, console))
-    except OSError as error:
+    except (OSError, ControlPlaneError) as error:
         print(f"jobwatch demo: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     console.print("jobwatch demo: stopped; everything it started is gone", highlight=False)
@@ -471,6 +482,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="",
         metavar="NAME[,NAME...]",
         help="only these scenarios (default: all; list them with `jobwatch sim --list`)",
+    )
+    parser.add_argument(
+        "--cluster",
+        choices=("sim", "kube"),
+        default="sim",
+        help=(
+            "sim (default): the embedded cluster, starts in a second, time compressed by "
+            "--speed; kube: the real etcd, kube-apiserver and kube-controller-manager built by "
+            "`make kube`, with a scripted kubelet, in real time (--speed does not apply)"
+        ),
     )
     parser.add_argument(
         "--no-alerting",

@@ -106,10 +106,12 @@ async def _drive(screenshot: Path) -> None:
         await page.select_option("#state", "")
 
         # Live: a Job appears, then fails, with no reload; its markup name stays text.
-        stack.sim.store.create(JOBS, _injected_job())
+        sim = stack.sim
+        assert sim is not None  # the embedded cluster, whose store the test writes to
+        sim.store.create(JOBS, _injected_job())
         row = page.locator('tr.job[data-namespace="sim-hostile"]')
         await row.wait_for()
-        stack.sim.store.update(JOBS, "sim-hostile", INJECTED, _failed)
+        sim.store.update(JOBS, "sim-hostile", INJECTED, _failed)
         await page.wait_for_selector('tr.job.failed[data-namespace="sim-hostile"]')
         assert await page.evaluate("window.__loaded") == "same page"
         assert (await row.locator("td.name").inner_text()).startswith(f"sim-hostile/{INJECTED}")

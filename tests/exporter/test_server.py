@@ -26,6 +26,12 @@ class Source:
     async def settle(self, max_steps: int | None = None) -> None:
         return None
 
+    def pending(self) -> list[str]:
+        return [] if self.ready else ["jobs/*"]
+
+    def unavailable_resources(self) -> list[str]:
+        return ["cronjobs/*: forbidden"]
+
     def exposition(self, openmetrics: bool) -> bytes:
         self.renders.append(openmetrics)
         return b"# EOF\n" if openmetrics else b"x 1\n" * 1000
@@ -86,9 +92,11 @@ async def test_readyz_is_503_until_synced_then_200() -> None:
     async def check(s: aiohttp.ClientSession, url: str) -> None:
         async with s.get(f"{url}/readyz") as r:
             assert r.status == 503
+            assert "jobs/*" in await r.text()  # what it still waits for
         source.ready = True
         async with s.get(f"{url}/readyz") as r:
             assert r.status == 200
+            assert "unavailable: cronjobs/*: forbidden" in await r.text()
 
     await _serve(source, check)
 

@@ -31,7 +31,10 @@ async def test_forbidden_cronjobs_do_not_keep_the_exporter_unready(tmp_path: Pat
         )
         async with Exporter(config) as exporter:
             await exporter.wait_ready(within=20)
-            assert (await _get(f"{exporter.url}/readyz"))[0] == 200
+            assert await _get(f"{exporter.url}/readyz") == (
+                200,
+                "ok: initial LIST synced\nunavailable: cronjobs/*: forbidden\n",
+            )
             assert (await _get(f"{exporter.url}/livez"))[0] == 200
             _, text = await _get(f"{exporter.url}/metrics")
             assert (

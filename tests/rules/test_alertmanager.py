@@ -217,6 +217,11 @@ def test_email_has_the_same_facts(tmp_path: Path) -> None:
     assert subject == "[FIRING] JobBackoffLimitExceeded in batch: 1 alert(s)"
 
 
+def _labels(alert: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = alert["labels"]
+    return labels
+
+
 def _posted(alert: dict[str, Any]) -> dict[str, Any]:
     return {"labels": alert["labels"], "annotations": alert["annotations"]}
 
@@ -235,10 +240,10 @@ def test_a_job_that_cannot_start_pages_once_in_a_real_alertmanager(tmp_path: Pat
     cfg = load_config(overrides={"alertmanager": {"email_smarthost": "127.0.0.1:1"}})
     am_file = write_alertmanager(tmp_path / "am", cfg)
     same_job = {"namespace": "batch", "job_name": "migrate"}
-    cannot_start = {**CANNOT_START, "labels": {**CANNOT_START["labels"], **same_job}}
+    cannot_start = {**CANNOT_START, "labels": {**_labels(CANNOT_START), **same_job}}
     failed_same = {
         **FAILED,
-        "labels": {**FAILED["labels"], **same_job, "cronjob": "nightly-migrate"},
+        "labels": {**_labels(FAILED), **same_job, "cronjob": "nightly-migrate"},
     }
     failed_other = FAILED
 

@@ -122,7 +122,7 @@ def test_render_runbooks_writes_one_file_per_alert_with_the_config(
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted({f"{r['alert']}.md" for r in rules.alert_rules(load_config())})
     assert 'job="kube-jobwatch"' in (out / "JobwatchDown.md").read_text()
-    assert "wrote 13 runbooks" in capsys.readouterr().err
+    assert f"wrote {len(names)} runbooks" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("what", ["rules", "dashboard", "alertmanager", "runbooks"])

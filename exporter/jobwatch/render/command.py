@@ -9,7 +9,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from jobwatch.render import alertmanager, check, dashboard, rules, runbooks
+import yaml
+
+from jobwatch.render import alertmanager, check, dashboard, helmchart, rules, runbooks
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.errors import RenderError
 from jobwatch.render.paths import default_config_path
@@ -117,6 +119,16 @@ def register(subparsers: Any) -> None:
     )
     p.set_defaults(func=partial(run, _config))
 
+    p = what.add_parser(
+        "chart-values",
+        help="the Helm chart values that set the same knobs as a --config file",
+        description="Print the helm/jobwatch values that make the chart render the rules and "
+        "dashboard `jobwatch render --config FILE` renders (the knobs that make sense per "
+        "install; the chart ignores the others).",
+    )
+    p.add_argument("--config", type=Path, metavar="FILE", required=True, help=_CONFIG_HELP)
+    p.set_defaults(func=partial(run, _chart_values))
+
 
 def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
@@ -171,6 +183,13 @@ def _runbooks(args: argparse.Namespace) -> int:
 
 def _config(_args: argparse.Namespace) -> int:
     sys.stdout.write(default_config_path().read_text(encoding="utf-8"))
+    return 0
+
+
+def _chart_values(args: argparse.Namespace) -> int:
+    load_config(args.config)  # the same validation as every other render
+    overrides = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
+    sys.stdout.write(yaml.safe_dump(helmchart.chart_values(overrides), sort_keys=False))
     return 0
 
 
