@@ -201,6 +201,11 @@ EXPORTER_SYNCED = _exporter(
 EXPORTER_LAST_EVENT = _exporter(
     "last_event_timestamp_seconds", "When the last watch event or bookmark arrived.", "resource"
 )
+EXPORTER_UNRENDERED_AGE = _exporter(
+    "unrendered_change_age_seconds",
+    "Age of the oldest change not yet in the served body (0 when it is current): how stale "
+    "/metrics is. Bounded by the render debounce plus one pass over the changed Jobs.",
+)
 EXPORTER_RENDER_SECONDS = _exporter(
     "render_seconds", "Time spent re-rendering per-Job exposition after changes.", type_="summary"
 )

@@ -290,6 +290,7 @@ class Job:
     resource_version: str
     created_at: float | None
     cronjob: str  # owner CronJob's name, "" for a standalone Job
+    cronjob_uid: str  # owner CronJob's UID: what a sharded exporter hashes such a Job by
     restart_policy: str
     completion_mode: str
     parallelism: int | None
@@ -359,6 +360,7 @@ def parse_job(raw: Raw) -> Job:
         resource_version=_str(meta.get("resourceVersion")),
         created_at=parse_time(meta.get("creationTimestamp")),
         cronjob=_str(owner.get("name")) if owner.get("kind") == "CronJob" else "",
+        cronjob_uid=_str(owner.get("uid")) if owner.get("kind") == "CronJob" else "",
         restart_policy=_str(pod_spec.get("restartPolicy")),
         completion_mode=_str(spec.get("completionMode")) or "NonIndexed",
         parallelism=_int(spec.get("parallelism")),

@@ -30,6 +30,7 @@ from jobwatch.settings import (
     from_args,
     split_listen_address,
 )
+from jobwatch.sharding import Shard
 from jobwatch.state import ExporterState
 
 if TYPE_CHECKING:  # kubernetes_asyncio takes seconds to import: only `serve` pays for it
@@ -46,7 +47,7 @@ class Exporter:
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
-        self.state = ExporterState(clock=clock)
+        self.state = ExporterState(clock=clock, shard=Shard(settings.shard, settings.total_shards))
         self._clock = clock
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
@@ -88,6 +89,7 @@ class Exporter:
             name = f"{informer.resource}/{informer.scope or '*'}"
             self._tasks.append(asyncio.create_task(self._supervise(informer, name), name=name))
         self._tasks.append(asyncio.create_task(self._resync(), name="resync"))
+        self._tasks.append(asyncio.create_task(self._render(), name="render"))
         log.info(
             "serving",
             extra={
@@ -114,11 +116,16 @@ class Exporter:
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.settings.resync_period)
+            self.state.expire()  # the renderer's next pass re-analyses every Job
+
+    async def _render(self) -> None:
+        """Analysis and rendering off the scrape path; a bug is logged and the loop goes on."""
+        while True:
             try:
-                self.state.expire()
-                await self.state.settle()
+                await self.state.render_forever()
             except Exception:
-                log.exception("resync failed; retrying next period")
+                log.exception("render pass failed; retrying")
+                await asyncio.sleep(RESTART_INITIAL)
 
     async def _cancel_tasks(self) -> None:
         # Every task catches and logs its own failures (_supervise, _resync): only cancel here.

@@ -20,6 +20,15 @@ class Sink(Protocol):
     def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
         """After a (re)list: exactly `objects` exist in `scope`; anything else there is gone."""
 
+    def list_started(self, resource: str, scope: str | None) -> None:
+        """A (re)list begins; its pages follow, so the whole LIST is never held at once."""
+
+    def list_page(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
+        """One page of the LIST in progress."""
+
+    def list_done(self, resource: str, scope: str | None) -> None:
+        """The LIST is complete: what its pages did not show in `scope` is gone."""
+
     def apply(self, resource: str, event_type: str, obj: Raw) -> None:
         """One watch event: ADDED, MODIFIED or DELETED."""
 

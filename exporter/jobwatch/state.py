@@ -2,15 +2,20 @@
 
 `ExporterState` is what the informers feed (`Sink` and `Telemetry`) and what the HTTP server
 reads (`exposition`, `ready`, `last_heartbeat`). Raw objects are projected to slim records at
-once and never kept. A change marks its Job dirty; before a scrape only dirty Jobs are analysed
-and re-rendered, so a scrape of an unchanged cluster only joins bytes (design principle 4).
-Deleted Jobs lose their series at once; CronJob history and counters outlive them (principle 5).
+once and never kept. A change marks its Job dirty; `render_forever` (run by `serve`) analyses
+dirty Jobs in bounded, debounced steps as events arrive and publishes a new body, so a scrape
+(`latest`) only writes cached segments and never analyses (design principle 4). The served body
+is at most `DEBOUNCE` plus one pass over the changed Jobs behind the events; its age is
+exported as `jobwatch_exporter_unrendered_change_age_seconds`. Deleted Jobs lose their series at
+once; CronJob history and counters outlive them (principle 5). With a `Shard`, only this shard's
+Jobs, their pods and its CronJobs are kept (`jobwatch.sharding`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import itertools
 import logging
 import time
@@ -22,9 +27,11 @@ from jobwatch import exposition as ex
 from jobwatch import metrics as m
 from jobwatch.analysis.job import analyse
 from jobwatch.analysis.report import JobReport
+from jobwatch.body import ChunkedFamilies, Exposition, Segment, combined_crc
 from jobwatch.counters import FailureCounters
 from jobwatch.cronjobs import CronJobHistory, Key
 from jobwatch.model import Job, Pod, parse_job, parse_pod
+from jobwatch.sharding import ALL, Shard
 from jobwatch.sink import Raw, Result, Verb
 from jobwatch.telemetry import SelfMetrics
 
@@ -34,6 +41,9 @@ JOBS = "jobs"
 PODS = "pods"
 CRONJOBS = "cronjobs"
 REFRESH_STEP = 250  # Jobs analysed per step: a few tens of milliseconds at most
+JOIN_STEP = 64  # (family, chunk) pairs joined and compressed per step
+DEBOUNCE = 0.25  # seconds the renderer collects changes before a pass
+GC_THRESHOLDS = (20_000, 20, 50)  # young collections every 20k allocations, not every 700
 MAX_LOGGED = 1024  # distinct malformed objects remembered so each is logged once
 
 R = TypeVar("R", Job, Pod)
@@ -59,8 +69,14 @@ def _remember_exits(report: JobReport, previous: JobReport | None) -> JobReport:
 class ExporterState:
     """Implements `Sink` and `Telemetry`; renders `/metrics`."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, cronjob_history: int = 50) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        cronjob_history: int = 50,
+        shard: Shard = ALL,
+    ) -> None:
         self._clock = clock
+        self.shard = shard
         self.telemetry = SelfMetrics(clock)
         self.failures = FailureCounters(clock)
         self.history = CronJobHistory(cronjob_history)
@@ -69,16 +85,22 @@ class ExporterState:
         self._pods_by_job: dict[str, dict[str, Pod]] = {}
         self._dirty: set[str] = set()
         self._reports: dict[str, JobReport] = {}
-        self._job_fragments: dict[str, ex.Fragments] = {}
-        # Per family, the samples of every Job joined: one changed Job re-joins only the
-        # families whose lines it changed, not all of them.
-        self._family_samples: dict[str, bytes] = {}
-        self._stale_families: set[str] = set()
+        # Per family and chunk of Jobs, the samples joined and compressed: one changed Job
+        # re-joins only its chunk of the families whose lines it changed.
+        self._families = ChunkedFamilies(ex.JOB_FAMILIES)
         self._cron_fragments: dict[Key, ex.Fragments] = {}
         self._cron_dirty: set[Key] = set()
         self._generation = 0
-        self._cache: dict[bool, tuple[int, bytes]] = {}
-        self._bodies: dict[bool, tuple[int, tuple[bytes, ...], bytes]] = {}
+        self._published: dict[bool, tuple[int, tuple[Segment, ...], int, int]] = {}
+        self._bodies: dict[bool, tuple[int, bytes, bytes]] = {}
+        self._foreign: set[str] = set()  # Jobs of other shards: their pods are not kept
+        self._listing: dict[tuple[str, str | None], set[str]] = {}  # uids seen per LIST
+        self._changed_since: float | None = None  # oldest change not yet being rendered
+        self._rendering_since: float | None = None  # oldest change in the pass under way
+        self._wake = asyncio.Event()
+        self._rendered_once = False
+        self._renderer = False
+        self._frozen = False
         self._logged: set[tuple[str, str]] = set()
         self._cronjob_names: dict[Key, None] = {}  # CronJobs that exist (when watched)
         self._watching_cronjobs = False
@@ -87,39 +109,54 @@ class ExporterState:
     # --- Sink -------------------------------------------------------------------------------
 
     def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
+        self.list_started(resource, scope)
+        self.list_page(resource, scope, objects)
+        self.list_done(resource, scope)
+
+    def list_started(self, resource: str, scope: str | None) -> None:
+        """A (re)LIST of `resource` in `scope` begins: pages follow, then `list_done`."""
+        self._listing[resource, scope] = set()
+
+    def list_page(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
+        """One LIST page: applied at once (ADDED), so the whole LIST is never held."""
+        seen = self._listing.setdefault((resource, scope), set())
         if resource == JOBS:
-            self._replace_records(
-                resource,
-                scope,
-                objects,
-                parse=parse_job,
-                current=self._jobs,
-                put=self._put_job,
-                remove=self._remove_job,
-            )
+            for obj in objects:
+                if (job := self._parse(resource, obj, parse_job)) is not None:
+                    seen.add(job.uid)
+                    self._put_job(job)
         elif resource == PODS:
-            self._replace_records(
-                resource,
-                scope,
-                objects,
-                parse=parse_pod,
-                current=self._pods,
-                put=self._put_pod,
-                remove=self._remove_pod,
-            )
+            for obj in objects:
+                if (pod := self._parse(resource, obj, parse_pod)) is not None:
+                    seen.add(pod.uid)
+                    self._put_pod(pod)
         elif resource == CRONJOBS:
-            self._watching_cronjobs = True
-            listed = {
-                key for obj in objects if (key := self._cronjob_key(obj, "ADDED")) is not None
-            }
-            self._refresh()  # record runs seen so far before judging which CronJobs are gone
-            known = {*self._cronjob_names, *self.history.names()}
-            for key in [k for k in known if _in_scope(k[0], scope) and k not in listed]:
-                self._cronjob_gone(key)
-            for key in listed:
-                self._cronjob_exists(key)
+            for obj in objects:
+                key = self._cronjob_key(obj, "ADDED")
+                if key is not None:
+                    seen.add("/".join(key))
+                    if self._owns_cronjob(obj):
+                        self._cronjob_exists(key)
         else:
             log.warning("ignoring unknown resource %r", resource)
+
+    def list_done(self, resource: str, scope: str | None) -> None:
+        """The LIST is complete: what it did not show in `scope` is gone (Replace semantics)."""
+        seen = self._listing.pop((resource, scope), set())
+        if resource in (JOBS, PODS):
+            current: Mapping[str, Job | Pod] = self._jobs if resource == JOBS else self._pods
+            remove = self._remove_job if resource == JOBS else self._remove_pod
+            for uid in [u for u, r in current.items() if _in_scope(r.namespace, scope)]:
+                if uid not in seen:
+                    remove(uid)
+            if resource == JOBS:
+                self._foreign = {u for u in self._foreign if u in seen}
+        elif resource == CRONJOBS:
+            self._watching_cronjobs = True
+            self._refresh()  # record runs seen so far before judging which CronJobs are gone
+            known = {*self._cronjob_names, *self.history.names()}
+            for key in [k for k in known if _in_scope(k[0], scope) and "/".join(k) not in seen]:
+                self._cronjob_gone(key)
 
     def apply(self, resource: str, event_type: str, obj: Raw) -> None:
         if resource == JOBS:
@@ -145,6 +182,8 @@ class ExporterState:
             key = self._cronjob_key(obj, event_type)
             if key is None:
                 return
+            if not self._owns_cronjob(obj):
+                return
             if event_type == "DELETED":
                 self._refresh()
                 self._cronjob_gone(key)
@@ -169,6 +208,7 @@ class ExporterState:
 
     def synced(self, resource: str, scope: str | None) -> None:
         self.telemetry.synced(resource, scope)
+        self._wake.set()  # ready once a body including the first LISTs is published
 
     def expect(self, resource: str, scope: str | None) -> None:
         """Register a (resource, scope) whose first LIST must complete before `ready`."""
@@ -176,7 +216,8 @@ class ExporterState:
 
     @property
     def ready(self) -> bool:
-        return self.telemetry.ready
+        """Every first LIST is in, and (with a renderer) a body that includes it is served."""
+        return self.telemetry.ready and (self._rendered_once or not self._renderer)
 
     @property
     def last_heartbeat(self) -> float | None:
@@ -218,8 +259,9 @@ class ExporterState:
 
     def expire(self) -> None:
         """Mark every Job for re-analysis at the current time (stalls and retries depend on
-        it); `refresh_step` or the next scrape does the work, re-rendering only what changed."""
+        it); the renderer's next pass does the work, re-rendering only what changed."""
         self._dirty.update(self._jobs)
+        self._wake.set()
 
     def resync(self) -> int:
         """Re-analyse every Job at the current time (stalls and retries depend on it); re-render
@@ -228,31 +270,105 @@ class ExporterState:
         return self._refresh()
 
     def exposition(self, openmetrics: bool) -> bytes:
-        """The whole /metrics body in text 0.0.4 or OpenMetrics 1.0.0."""
+        """The whole /metrics body in text 0.0.4 or OpenMetrics 1.0.0, analysed up to now
+        (tests, tools). The server uses `latest`, which never analyses."""
         self._refresh()
-        cached = self._cache.get(openmetrics)
-        if cached is None or cached[0] != self._generation:
-            self._join_stale_families()
-            body = ex.joined_families(ex.JOB_FAMILIES, self._family_samples, openmetrics)
-            body += ex.families(
-                ex.CRONJOB_FAMILIES, list(self._cron_fragments.values()), openmetrics
-            )
-            cached = (self._generation, body)
-            self._cache[openmetrics] = cached
+        self._changed_since = self._rendering_since = None
+        segments, _, _ = self._publish(openmetrics)
+        tail = self._tail(openmetrics)
+        last = self._bodies.get(openmetrics)
+        if last is not None and last[0] == self._generation and last[1] == tail:
+            return last[2]  # the very same object while nothing changed
+        body = b"".join(s.raw for s in segments) + tail
+        self._bodies[openmetrics] = (self._generation, tail, body)
+        return body
+
+    def latest(self, openmetrics: bool) -> Exposition:
+        """The last published body plus a fresh tail: no analysis, no join of Job lines."""
+        published = self._published.get(openmetrics)
+        if published is None:  # the first scrape in this format: publish what is rendered
+            published = (self._generation, *self._publish(openmetrics))
+        _, segments, crc, size = published
+        return Exposition(segments, crc, size, self._tail(openmetrics))
+
+    @property
+    def unrendered_age(self) -> float:
+        """Seconds since the oldest change that the served body does not show yet."""
+        oldest = [t for t in (self._changed_since, self._rendering_since) if t is not None]
+        return max(0.0, self._clock() - min(oldest)) if oldest else 0.0
+
+    async def render_forever(self, debounce: float = DEBOUNCE) -> None:
+        """Analyse and publish changes as they arrive, in bounded steps that yield to the loop.
+        A pass starts `debounce` seconds after the first change it will include."""
+        self._renderer = True
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(debounce)
+            await self.render_pass()
+
+    async def render_pass(self) -> None:
+        """One pass: analyse every dirty Job, re-join stale chunks, publish both bodies."""
+        self._wake.clear()
+        self._rendering_since, self._changed_since = self._changed_since, None
+        await self.settle()
+        for _ in itertools.count():
+            if self._families.join_stale(JOIN_STEP):
+                break
+            await asyncio.sleep(0)  # yield between bounded steps
+        for openmetrics in (False, True):
+            if openmetrics in self._published or not openmetrics:
+                generation, segments = self._generation, self._segments(openmetrics)
+                crc, size = await asyncio.to_thread(combined_crc, segments)
+                self._published[openmetrics] = (generation, segments, crc, size)
+        self._rendering_since = None
+        if self.telemetry.ready and not self._rendered_once:
+            self._rendered_once = True
+            self._freeze()
+
+    def _freeze(self) -> None:
+        """After the initial sync: the long-lived records leave the collector's generations,
+        so gen2 collections stop walking them (their memory is still freed by refcount)."""
+        if not self._frozen:
+            self._frozen = True
+            gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
+
+    def _segments(self, openmetrics: bool) -> tuple[Segment, ...]:
+        self._render_cronjobs()
+        segments = self._families.segments(openmetrics)
+        cron = ex.families(ex.CRONJOB_FAMILIES, list(self._cron_fragments.values()), openmetrics)
+        if cron:
+            segments.append(Segment.of(cron))
+        return tuple(segments)
+
+    def _publish(self, openmetrics: bool) -> tuple[tuple[Segment, ...], int, int]:
+        published = self._published.get(openmetrics)
+        if published is not None and published[0] == self._generation:
+            return published[1:]
+        segments = self._segments(openmetrics)
+        crc, size = combined_crc(segments)
+        self._published[openmetrics] = (self._generation, segments, crc, size)
+        return segments, crc, size
+
+    def _tail(self, openmetrics: bool) -> bytes:
         tracked = {JOBS: len(self._jobs), PODS: len(self._pods)}
         if self._watching_cronjobs:
             tracked[CRONJOBS] = len(self._cronjob_names)
-        tail = (
-            ex.counter(m.JOB_FAILURES_TOTAL, self.failures.jobs.series(), openmetrics),
-            ex.counter(m.CONTAINER_FAILURES_TOTAL, self.failures.containers.series(), openmetrics),
-            self.telemetry.render(tracked, openmetrics),
+        return ex.finish(
+            (
+                ex.counter(m.JOB_FAILURES_TOTAL, self.failures.jobs.series(), openmetrics),
+                ex.counter(
+                    m.CONTAINER_FAILURES_TOTAL, self.failures.containers.series(), openmetrics
+                ),
+                self.telemetry.render(tracked, openmetrics, self.unrendered_age),
+            ),
+            openmetrics,
         )
-        last = self._bodies.get(openmetrics)
-        if last is not None and last[0] == cached[0] and last[1] == tail:
-            return last[2]  # the very same object: the server's gzip cache hits on identity
-        body = ex.finish((cached[1], *tail), openmetrics)
-        self._bodies[openmetrics] = (cached[0], tail, body)
-        return body
+
+    def _changed(self) -> None:
+        if self._changed_since is None:
+            self._changed_since = self._clock()
+        self._wake.set()
 
     # --- parsing ----------------------------------------------------------------------------
 
@@ -269,26 +385,6 @@ class ExporterState:
                 why = "no metadata.uid"
         self._malformed(resource, obj, why)
         return None
-
-    def _replace_records(
-        self,
-        resource: str,
-        scope: str | None,
-        objects: Sequence[Raw],
-        *,
-        parse: Callable[[Raw], R],
-        current: Mapping[str, R],
-        put: Callable[[R], None],
-        remove: Callable[[str], None],
-    ) -> None:
-        """Replace semantics: exactly `objects` exist in `scope` afterwards."""
-        parsed = (self._parse(resource, obj, parse) for obj in objects)
-        listed = {r.uid: r for r in parsed if r is not None}
-        for uid in [u for u, r in current.items() if _in_scope(r.namespace, scope)]:
-            if uid not in listed:
-                remove(uid)
-        for record in listed.values():
-            put(record)
 
     def _apply_record(
         self,
@@ -331,6 +427,11 @@ class ExporterState:
         self._malformed(CRONJOBS, obj, f"{event_type} without metadata.namespace/name")
         return None
 
+    def _owns_cronjob(self, obj: Raw) -> bool:
+        meta = obj.get("metadata")
+        uid = meta.get("uid") if isinstance(meta, dict) else None
+        return not self.shard.sharded or (isinstance(uid, str) and self.shard.owns(uid))
+
     def _cronjob_exists(self, key: Key) -> None:
         if key in self._cronjob_names:
             return
@@ -348,6 +449,7 @@ class ExporterState:
         self._cron_dirty.discard(key)
         if self._cron_fragments.pop(key, None) is not None:
             self._generation += 1
+            self._changed()
 
     def _records_runs_of(self, report: JobReport) -> bool:
         """CronJob history follows the CronJob objects when they are watched."""
@@ -359,12 +461,23 @@ class ExporterState:
 
     # --- store ------------------------------------------------------------------------------
 
+    def _owns(self, job: Job) -> bool:
+        return self.shard.owns(job.cronjob_uid or job.uid)
+
     def _put_job(self, job: Job) -> None:
+        if self.shard.sharded and not self._owns(job):
+            if job.uid not in self._foreign:
+                self._foreign.add(job.uid)
+                for pod_uid in list(self._pods_by_job.get(job.uid, {})):
+                    self._drop_pod(pod_uid)  # arrived before their Job: not ours after all
+            return
         if self._jobs.get(job.uid) != job:
             self._jobs[job.uid] = job
             self._dirty.add(job.uid)
+            self._changed()
 
     def _remove_job(self, uid: str) -> None:
+        self._foreign.discard(uid)
         if uid not in self._jobs:
             return
         self._analyse_pending(uid)
@@ -375,10 +488,11 @@ class ExporterState:
         if report is not None and (key := self.history.deleted(report)) is not None:
             self._cron_dirty.add(key)
         self._generation += 1
+        self._changed()
 
     def _put_pod(self, pod: Pod) -> None:
-        if not pod.job_uid:
-            return  # not a Job's pod
+        if not pod.job_uid or pod.job_uid in self._foreign:
+            return  # not a Job's pod, or another shard's Job's
         old = self._pods.get(pod.uid)
         if old == pod:
             return
@@ -387,13 +501,17 @@ class ExporterState:
         self._pods[pod.uid] = pod
         self._pods_by_job.setdefault(pod.job_uid, {})[pod.uid] = pod
         self._dirty.add(pod.job_uid)
+        self._changed()
 
     def _remove_pod(self, uid: str) -> None:
         pod = self._pods.get(uid)
         if pod is None:
             return
         self._analyse_pending(pod.job_uid)
-        del self._pods[uid]
+        self._drop_pod(uid)
+
+    def _drop_pod(self, uid: str) -> None:
+        pod = self._pods.pop(uid)
         self._unindex(pod)
 
     def _unindex(self, pod: Pod) -> None:
@@ -427,20 +545,8 @@ class ExporterState:
         self._render_cronjobs()
         return changed
 
-    def _set_fragments(self, uid: str, fragments: ex.Fragments | None) -> None:
-        old = self._job_fragments.get(uid, {})
-        new = fragments or {}
-        if fragments is None:
-            self._job_fragments.pop(uid, None)
-        else:
-            self._job_fragments[uid] = fragments  # in place: families keep one Job order
-        self._stale_families.update(n for n in old.keys() | new.keys() if old.get(n) != new.get(n))
-
-    def _join_stale_families(self) -> None:
-        fragments = self._job_fragments.values()
-        for name in self._stale_families:
-            self._family_samples[name] = b"".join(f[name] for f in fragments if name in f)
-        self._stale_families.clear()
+    def _set_fragments(self, uid: str, fragments: ex.Fragments | None) -> bool:
+        return self._families.set(uid, fragments)
 
     def _render_cronjobs(self) -> None:
         """Once per refresh, however many of a CronJob's runs changed."""
@@ -467,8 +573,7 @@ class ExporterState:
                 f"cannot analyse: {error!r}",
             )
             self._reports.pop(uid, None)
-            if self._job_fragments.get(uid) is not None:
-                self._set_fragments(uid, None)
+            if self._set_fragments(uid, None):
                 self._generation += 1
             return previous is not None
         if previous == report:

@@ -91,7 +91,9 @@ class SelfMetrics:
 
     # --- exposition ---
 
-    def render(self, tracked: dict[str, int], openmetrics: bool) -> bytes:
+    def render(
+        self, tracked: dict[str, int], openmetrics: bool, unrendered_age: float = 0.0
+    ) -> bytes:
         resources = sorted({*RESOURCES, *tracked, *self._heartbeats})
         return b"".join(
             (
@@ -119,6 +121,7 @@ class SelfMetrics:
                     {(r,): at for r, at in self._heartbeats.items()},
                     openmetrics,
                 ),
+                ex.gauge(m.EXPORTER_UNRENDERED_AGE, {(): unrendered_age}, openmetrics),
                 ex.summary(
                     m.EXPORTER_RENDER_SECONDS,
                     self.render_seconds,

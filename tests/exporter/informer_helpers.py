@@ -51,6 +51,8 @@ class RecordingSink:
         self.replaced: list[tuple[str, str | None, int]] = []
         self.applied: Counter[tuple[str, str]] = Counter()
         self.malformed = 0
+        self.pages: dict[tuple[str, str | None], list[Raw]] = {}
+        self.page_sizes: list[int] = []
 
     def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
         current = self.objects[resource]
@@ -64,6 +66,16 @@ class RecordingSink:
             else:
                 current[uid] = obj
         self.replaced.append((resource, scope, len(objects)))
+
+    def list_started(self, resource: str, scope: str | None) -> None:
+        self.pages[resource, scope] = []
+
+    def list_page(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
+        self.pages[resource, scope].extend(objects)
+        self.page_sizes.append(len(objects))
+
+    def list_done(self, resource: str, scope: str | None) -> None:
+        self.replace(resource, scope, self.pages.pop((resource, scope)))
 
     def apply(self, resource: str, event_type: str, obj: Raw) -> None:
         self.applied[resource, event_type] += 1

@@ -1,8 +1,8 @@
 """One informer: list, then watch from the resourceVersion, relist only on 410 (principle 3).
 
 This is kopf's way (and client-go's reflector): a paged LIST (`limit`, following `continue`)
-gives a consistent snapshot and its resourceVersion; `Sink.replace` installs it with Replace
-semantics, so objects deleted while we were away disappear (principle 5). Then a WATCH from that
+gives a consistent snapshot and its resourceVersion; each page goes to the sink as it arrives
+(`list_page`, so the whole LIST is never held) and `list_done` completes Replace semantics, so objects deleted while we were away disappear (principle 5). Then a WATCH from that
 resourceVersion with `allowWatchBookmarks=true` streams changes; bookmarks move the remembered
 resourceVersion forward without an object. When a watch ends (the server's `timeoutSeconds`, a
 dropped connection, a read timeout on a black-holed stream) the informer resumes from the last
@@ -135,9 +135,10 @@ class Informer:
 
     # ------------------------------------------------------------------ LIST
     async def _list(self) -> None:
-        """Paged LIST into one snapshot, then `sink.replace`; retries pages, restarts on 410."""
-        items: list[Raw] = []
-        token = ""
+        """Paged LIST, each page applied as it arrives and dropped (bounded memory), then
+        `sink.list_done` removes what the LIST did not show; retries pages, restarts on 410."""
+        token, listed = "", 0
+        self._sink.list_started(self.resource, self.scope)
         while True:
             try:
                 page, token, rv = await self._list_page(token)
@@ -146,15 +147,18 @@ class Informer:
                 continue
             except _Expired:
                 self._expired("list")
-                items, token = [], ""
+                token, listed = "", 0
+                self._sink.list_started(self.resource, self.scope)
                 continue
-            items.extend(page)
+            self._sink.list_page(self.resource, self.scope, page)
+            listed += len(page)
+            del page
             if not token:
                 break
-        self._sink.replace(self.resource, self.scope, items)
+        self._sink.list_done(self.resource, self.scope)
         self._rv = rv
         self._backoff.reset()
-        log.debug("%r listed %d objects", self, len(items))
+        log.debug("%r listed %d objects", self, listed)
         if not self._synced:
             self._synced = True
             self._telemetry.synced(self.resource, self.scope)
