@@ -346,7 +346,7 @@ class Store:
         self._emit(Event("ADDED", resource, new, None, rv))
         return new
 
-    def load(self, resource: Resource, objects: list[Obj]) -> None:
+    def load(self, resource: Resource, objects: ObjList) -> None:
         """Insert complete objects (uid, names set) without events, as if listed from etcd:
         how benchmarks fill the store with 100k pods in seconds."""
         for obj in objects:
