@@ -383,6 +383,7 @@ SECTIONS = frozenset(
         "dashboard",
         "networkPolicy",
         "podDisruptionBudget",
+        "sharding",
     }
 )
 
