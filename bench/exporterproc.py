@@ -42,15 +42,16 @@ def rss_kib(field: str = "VmRSS") -> int:
 
 class Probe:
     def __init__(self) -> None:
-        self.scraping = 0
+        self.scrapes: list[tuple[float, float]] = []  # (start, end) of each scrape
         self.lag: list[float] = []
-        self.scrape_lag: list[float] = []
         self.gc_pauses: list[float] = []
         self.unrendered: list[float] = []
         self._gc_started = 0.0
+        self._ticks: list[tuple[float, float, float]] = []  # (start, end, lag) per tick
 
     def reset(self) -> None:
-        self.lag, self.scrape_lag, self.gc_pauses, self.unrendered = [], [], [], []
+        self.lag, self.gc_pauses, self.unrendered = [], [], []
+        self.scrapes, self._ticks = [], []
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if info.get("generation") != 2:
@@ -62,25 +63,33 @@ class Probe:
 
     async def monitor(self, exporter: Exporter) -> None:
         while True:
-            during = self.scraping > 0
             started = time.perf_counter()
             await asyncio.sleep(TICK)
-            lag = time.perf_counter() - started - TICK
+            ended = time.perf_counter()
+            lag = ended - started - TICK
             self.lag.append(lag)
-            if during or self.scraping > 0:
-                self.scrape_lag.append(lag)
+            self._ticks.append((started, ended, lag))
             self.unrendered.append(exporter.state.unrendered_age)
+
+    def during_scrapes(self) -> list[float]:
+        """Lag of the ticks that overlap a scrape (a scrape may run inside one late tick)."""
+        out = []
+        spans = sorted(self.scrapes)
+        for start, end, lag in self._ticks:
+            if any(s < end and e > start for s, e in spans):
+                out.append(lag)
+        return out
 
     def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
         @web.middleware
         async def counting(
             request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
         ) -> web.StreamResponse:
-            self.scraping += 1
+            started = time.perf_counter()
             try:
                 return await handler(request)
             finally:
-                self.scraping -= 1
+                self.scrapes.append((started, time.perf_counter()))
 
         return counting
 
@@ -96,6 +105,9 @@ async def _run(kubeconfig: str) -> None:
         return app
 
     server.build_app = build_app  # type: ignore[assignment]
+    import jobwatch.cluster  # noqa: F401 - kubernetes_asyncio's import is not per-pod memory
+
+    gc.collect()
     print(f"base {rss_kib()}", flush=True)
     started = time.perf_counter()
     config = settings(kubeconfig=kubeconfig, listen_address="127.0.0.1:0", resync_period=3600.0)
@@ -116,7 +128,7 @@ async def _run(kubeconfig: str) -> None:
                     "rss_kib": rss_kib(),
                     "hwm_kib": rss_kib("VmHWM"),
                     "lag": probe.lag,
-                    "scrape_lag": probe.scrape_lag,
+                    "scrape_lag": probe.during_scrapes(),
                     "gc_pauses": probe.gc_pauses,
                     "unrendered_max": max(probe.unrendered, default=0.0),
                     "jobs": len(exporter.state._jobs),

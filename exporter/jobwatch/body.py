@@ -12,6 +12,7 @@ compressed, followed by the small tail (counters and self-metrics) rendered per 
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -144,17 +145,19 @@ class ChunkedFamilies:
         self._chunk_of[uid] = index
         return index
 
-    def join_stale(self, budget: int | None = None) -> bool:
-        """Re-join and re-compress up to `budget` stale pairs; True once none is left."""
-        while self._stale and (budget is None or budget > 0):
+    def join_stale(self, seconds: float | None = None) -> bool:
+        """Re-join and re-compress stale pairs, for about `seconds` at most (None: all of
+        them); True once none is left."""
+        started = time.perf_counter()
+        while self._stale:
             name, index = pair = self._stale.pop()
             raw = b"".join(f[name] for f in self._chunks[index].values() if name in f)
             if raw:
                 self._segments[pair] = Segment.of(raw)
             else:
                 self._segments.pop(pair, None)
-            if budget is not None:
-                budget -= 1
+            if seconds is not None and time.perf_counter() - started >= seconds:
+                break
         return not self._stale
 
     def segments(self, openmetrics: bool) -> list[Segment]:

@@ -40,8 +40,8 @@ log = logging.getLogger("jobwatch.state")
 JOBS = "jobs"
 PODS = "pods"
 CRONJOBS = "cronjobs"
-REFRESH_STEP = 250  # Jobs analysed per step: a few tens of milliseconds at most
-JOIN_STEP = 64  # (family, chunk) pairs joined and compressed per step
+REFRESH_STEP = 250  # Jobs analysed per step at most
+STEP_SECONDS = 0.005  # and for about this long: the event loop is never held much longer
 DEBOUNCE = 0.25  # seconds the renderer collects changes before a pass
 GC_THRESHOLDS = (20_000, 20, 50)  # young collections every 20k allocations, not every 700
 MAX_LOGGED = 1024  # distinct malformed objects remembered so each is logged once
@@ -237,22 +237,31 @@ class ExporterState:
         self._refresh()
         return {key: self.history.status(key) for key in self.history.names()}
 
-    def refresh_step(self, budget: int = REFRESH_STEP) -> bool:
-        """Analyse at most `budget` changed Jobs; True once none is left. The server and the
-        resync loop call this between awaits, so a big backlog (the first scrape of a large
-        cluster, a resync) never holds the event loop for long."""
-        if len(self._dirty) <= budget:
+    def refresh_step(self, budget: int = REFRESH_STEP, seconds: float | None = None) -> bool:
+        """Analyse at most `budget` changed Jobs (and, with `seconds`, stop once that long
+        passed); True once none is left. The renderer calls this between awaits, so a big
+        backlog (the first render of a large cluster, a resync) never holds the loop long."""
+        if seconds is None and len(self._dirty) <= budget:
             self._refresh()
             return True
-        self._analyse_batch([self._dirty.pop() for _ in range(budget)])
-        return False
+        started = time.perf_counter()
+        now = self._clock()
+        for _ in range(min(budget, len(self._dirty))):
+            uid = self._dirty.pop()
+            self._analyse_one(uid, now)
+            if seconds is not None and time.perf_counter() - started >= seconds:
+                break
+        if self._dirty:
+            return False
+        self._render_cronjobs()
+        return True
 
     async def settle(self, max_steps: int | None = None) -> None:
-        """`refresh_step` until nothing is left, yielding to the event loop between steps;
-        after `max_steps` steps the rest is done in one go."""
+        """`refresh_step`s of about STEP_SECONDS until nothing is left, yielding to the event
+        loop between steps; after `max_steps` steps the rest is done in one go."""
         steps = itertools.count() if max_steps is None else range(max_steps)
         for _ in steps:
-            if self.refresh_step():
+            if self.refresh_step(seconds=STEP_SECONDS):
                 return
             await asyncio.sleep(0)
         self._refresh()
@@ -312,7 +321,7 @@ class ExporterState:
         self._rendering_since, self._changed_since = self._changed_since, None
         await self.settle()
         for _ in itertools.count():
-            if self._families.join_stale(JOIN_STEP):
+            if self._families.join_stale(STEP_SECONDS):
                 break
             await asyncio.sleep(0)  # yield between bounded steps
         for openmetrics in (False, True):
@@ -532,9 +541,14 @@ class ExporterState:
 
     def _analyse_batch(self, uids: Iterable[str]) -> int:
         """Analyse these Jobs at one `now`; returns how many reports changed."""
-        started = time.perf_counter()
         now = self._clock()
-        changed = sum(self._analyse(uid, now) for uid in uids if uid in self._jobs)
+        return sum(self._analyse_one(uid, now) for uid in uids)
+
+    def _analyse_one(self, uid: str, now: float) -> bool:
+        if uid not in self._jobs:
+            return False
+        started = time.perf_counter()
+        changed = self._analyse(uid, now)
         if changed:
             self.telemetry.rendered(time.perf_counter() - started)
         return changed

@@ -99,7 +99,9 @@ class LoadGenerator:
         new_jobs, new_pods = [], []
         for j in range(1, jobs):
             name, uid = f"load-{j:05d}", f"{j:08d}-0000-4000-8000-{self.rng.getrandbits(48):012x}"
-            new_jobs.append(orjson.loads(job_text.replace(job_uid, uid).replace("load-00000", name)))
+            new_jobs.append(
+                orjson.loads(job_text.replace(job_uid, uid).replace("load-00000", name))
+            )
             for k, text in enumerate(pod_texts):
                 pod_uid = f"{j:08d}-{k:04d}-4000-9000-{self.rng.getrandbits(48):012x}"
                 old_uid = pods[k]["metadata"]["uid"]  # type: ignore[index]
@@ -107,9 +109,7 @@ class LoadGenerator:
                 new_pods.append(orjson.loads(clone.replace("load-00000", name)))
         self.store.load(JOBS, new_jobs)
         self.store.load(PODS, new_pods)
-        self.pods += [
-            PodHandle(self.store, self.time, ns, p["metadata"]["name"]) for p in new_pods
-        ]
+        self.pods += [PodHandle(self.store, self.time, ns, p["metadata"]["name"]) for p in new_pods]
 
     def step(self) -> None:
         """One MODIFIED event: crash a running container or restart a crashed one."""
