@@ -4,10 +4,12 @@ SHELL := /bin/bash
 UV      ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY      := .venv/bin/python
 APT_PKGS := prometheus prometheus-alertmanager
-# Tools the tests run for real. Installed from Debian when missing.
-TOOLS   := promtool prometheus prometheus-alertmanager amtool kubectl
+# Tools the tests run for real. Installed from Debian when missing. kubectl comes from `make kube`.
+TOOLS   := promtool prometheus prometheus-alertmanager amtool
+# The real control plane (versions in testbed/jobwatch_testbed/kube/versions.py), stdlib-only build.
+KUBE_BUILD := PYTHONPATH=testbed python3 -m jobwatch_testbed.kube.build
 
-.PHONY: help setup tools lint typecheck test demo generate check-generated bench clean
+.PHONY: help setup tools kube lint typecheck test demo generate check-generated bench clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -16,22 +18,25 @@ setup: ## install Python dependencies from the lock file (installs uv with pip i
 	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --quiet
 
-tools: ## install Prometheus, Alertmanager, promtool, amtool and kubectl from Debian when missing
+tools: ## install Prometheus, Alertmanager, promtool and amtool from Debian when missing
 	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-	    $(APT_PKGS) $$(command -v kubectl >/dev/null || echo kubernetes-client) >/dev/null; \
+	    $(APT_PKGS) >/dev/null; \
 	fi
 
+kube: ## build etcd, kube-apiserver, kube-controller-manager and kubectl from Go modules (once, cached by version)
+	@$(KUBE_BUILD) $(if $(filter true 1 yes,$(CI)),,--optional)
+
 lint: setup ## ruff and mypy --strict
-	.venv/bin/ruff check exporter tests bench
-	.venv/bin/ruff format --check exporter tests bench
+	.venv/bin/ruff check exporter testbed tests bench
+	.venv/bin/ruff format --check exporter testbed tests bench
 	.venv/bin/mypy
 
-test: setup tools lint ## install everything, then run the whole suite
+test: setup tools kube lint ## install everything (the control plane too), then run the whole suite
 	$(PY) -m pytest -q
 
 demo: setup tools ## the main job: sim + exporter + Prometheus + Alertmanager on this machine (Ctrl-C stops)

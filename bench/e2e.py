@@ -24,7 +24,7 @@ import aiohttp
 from bench.common import Section, fmt_bytes, fmt_time, percentile, progress
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
-from jobwatch.sim.kubeconfig import kubeconfig_yaml
+from jobwatch_testbed.sim.kubeconfig import kubeconfig_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = b'jobwatch_exporter_events_total{resource="pods",type="MODIFIED"} '

@@ -33,12 +33,12 @@ import orjson
 from bench import naive
 from bench.common import Section, fmt_bytes, fmt_ratio, fmt_time, percentile, progress
 from jobwatch.cluster.informer import Informer
-from jobwatch.sim.kubeconfig import kubeconfig_yaml
-from jobwatch.sim.load import LoadGenerator
-from jobwatch.sim.store import JOBS as SIM_JOBS
-from jobwatch.sim.store import PODS as SIM_PODS
-from jobwatch.sim.store import Store
 from jobwatch.state import JOBS, PODS, ExporterState
+from jobwatch_testbed.sim.kubeconfig import kubeconfig_yaml
+from jobwatch_testbed.sim.load import LoadGenerator
+from jobwatch_testbed.sim.store import JOBS as SIM_JOBS
+from jobwatch_testbed.sim.store import PODS as SIM_PODS
+from jobwatch_testbed.sim.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = 500

@@ -20,7 +20,7 @@ from bench import structs
 from bench.common import Section, fmt_bytes, fmt_ratio, fmt_time, interleaved, progress
 from bench.workload import generator, modified_pod_lines
 from jobwatch.model import parse_job, parse_pod
-from jobwatch.sim.store import JOBS
+from jobwatch_testbed.sim.store import JOBS
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import sys
 
-from jobwatch.sim import LoadGenerator, SimServer
+from jobwatch_testbed.sim import LoadGenerator, SimServer
 
 
 async def _serve(jobs: int, pods_per_job: int, cloned: bool) -> None:

@@ -14,9 +14,9 @@ import orjson
 
 from bench.common import Section, fmt_time, progress
 from bench.workload import generator, modified_pod_lines
-from jobwatch.sim.store import JOBS as SIM_JOBS
-from jobwatch.sim.store import PODS as SIM_PODS
 from jobwatch.state import JOBS, PODS, ExporterState
+from jobwatch_testbed.sim.store import JOBS as SIM_JOBS
+from jobwatch_testbed.sim.store import PODS as SIM_PODS
 
 CHECK_EVERY = 64  # events between clock reads
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from jobwatch.sim.load import LoadGenerator
-from jobwatch.sim.store import JOBS, PODS, Store
+from jobwatch_testbed.sim.load import LoadGenerator
+from jobwatch_testbed.sim.store import JOBS, PODS, Store
 
 Raw = dict[str, Any]
 

@@ -84,7 +84,10 @@ def pod(
     created: float = 0,
     uid: str | None = None,
     job_uid: str = JOB_UID,
+    spec_containers: list[str] | None = None,
 ) -> Obj:
+    """A Pod; `spec_containers` names the spec's containers when they differ from the statuses
+    (a pod whose containers have no status yet)."""
     containers = containers if containers is not None else [ctr()]
     init = init or []
     sidecars = sidecars or []
@@ -136,7 +139,10 @@ def pod(
         "spec": {
             "restartPolicy": restart_policy,
             "initContainers": spec_init,
-            "containers": [{"name": c["name"], "image": "x"} for c in containers],
+            "containers": [
+                {"name": name, "image": "x"}
+                for name in (spec_containers or [c["name"] for c in containers])
+            ],
         },
         "status": status,
     }

@@ -1,4 +1,5 @@
-"""Table-driven analysis cases, one per rule of kubernetes-job-semantics.md, named after it.
+"""Table-driven analysis cases, one per rule of docs/job-semantics.md, named after its section
+(`s1_10_…` is §1.10).
 
 Expected values are derived by hand from the spec, never read back from the code.
 """
@@ -14,6 +15,7 @@ from jobwatch.analysis import analyse
 from jobwatch.model import parse_job, parse_pod
 from tests.builders import (
     T0_EPOCH,
+    at,
     cond,
     ctr,
     job,
@@ -466,6 +468,60 @@ CASES = [
         failed_indexes=2,
     ),
     Case(
+        "s1_10_global_backoff_limit_still_binds_a_per_index_job",
+        job(
+            backoff_limit=2,
+            spec={
+                "completionMode": "Indexed",
+                "completions": 3,
+                "parallelism": 3,
+                "backoffLimitPerIndex": 3,
+            },
+            status={"failed": 2},
+        ),
+        [
+            pod("b0", index=0, index_failures=1),
+            pod("b1", index=1, index_failures=1),
+            pod("a2", index=2, index_failures=0),
+        ],
+        attempts=(2, 2, 0),
+        state="running",
+    ),
+    Case(
+        "s1_10_per_index_budget_when_it_is_the_tighter_one",
+        job(
+            backoff_limit=10,
+            spec={
+                "completionMode": "Indexed",
+                "completions": 2,
+                "parallelism": 2,
+                "backoffLimitPerIndex": 1,
+            },
+            status={"failed": 1},
+        ),
+        [pod("b0", index=0, index_failures=1), pod("a1", index=1, index_failures=0)],
+        attempts=(1, 1, 0),
+    ),
+    Case(
+        "s3_1_per_index_retry_skips_an_index_that_has_just_failed",
+        job(
+            backoff_limit=None,
+            spec={
+                "completionMode": "Indexed",
+                "completions": 2,
+                "parallelism": 2,
+                "backoffLimitPerIndex": 1,
+            },
+            status={"active": 0},
+        ),
+        [
+            failed_pod("b0", index=0, index_failures=1, finished=5),
+            failed_pod("a1", index=1, index_failures=0, finished=30),
+        ],
+        now=31,
+        next_retry=40,
+    ),
+    Case(
         "s1_10_per_index_backoff_uses_the_index_failure_count",
         job(
             backoff_limit=None,
@@ -499,6 +555,30 @@ CASES = [
         job(spec={"activeDeadlineSeconds": 600}),
         [pod("a")],
         deadline=600,
+    ),
+    Case(
+        "s1_13_no_deadline_while_suspended_even_before_start_time_is_cleared",
+        job(
+            spec={"activeDeadlineSeconds": 600, "suspend": True},
+            status={"active": 0},
+            conditions=[cond("Suspended", reason="JobSuspended", at_=30)],
+        ),
+        [],
+        now=700,
+        state="suspended",
+        deadline=None,
+    ),
+    Case(
+        "s1_13_resume_restarts_the_deadline_clock",
+        job(
+            spec={"activeDeadlineSeconds": 600},
+            status={"startTime": at(300)},
+            conditions=[cond("Suspended", status="False", reason="JobResumed", at_=300)],
+        ),
+        [pod("a", created=300)],
+        now=700,
+        state="running",
+        deadline=900,
     ),
     Case(
         "s1_13_deadline_exceeded_pods_killed_by_the_controller",
@@ -599,6 +679,21 @@ CASES = [
         now=6,
         next_retry=15,
         stall=None,
+    ),
+    Case(
+        "s3_1_retry_counts_from_ready_false_while_a_sidecar_still_runs",
+        job(status={"active": 0}),
+        [
+            pod(
+                "a",
+                phase="Failed",
+                sidecars=[ctr("proxy", state=running())],
+                containers=[ctr(state=terminated(1, finished=5))],
+                conditions=[cond("Ready", "False", at_=8)],
+            )
+        ],
+        now=9,
+        next_retry=18,
     ),
     Case(
         "s3_1_delay_doubles_per_failure",
@@ -742,7 +837,7 @@ CASES = [
         stall=None,
         state="running",
     ),
-    # §5 last real exit code and hidden failures
+    # §5.2 last real exit code, §5.3 hidden failures
     Case(
         "s5_last_exit_is_the_latest_failure_not_the_latest_success",
         job(status={"succeeded": 1, "failed": 1, **DONE}, conditions=[cond("Complete", at_=20)]),
@@ -831,7 +926,7 @@ CASES = [
         last_exit=(1, "app_error"),
     ),
     Case(
-        "s5_failed_two_container_pod_that_kubectl_shows_completed",
+        "s5_failed_two_container_pod_shows_its_error_so_nothing_is_hidden",
         job(backoff_limit=0, status={"failed": 1, **DONE}, conditions=FAILED_BLE),
         [
             pod(
@@ -845,8 +940,25 @@ CASES = [
             )
         ],
         state="failed",
-        hidden={"failed_pod_displayed_completed": 1},
+        hidden={},
         last_exit=(1, "app_error"),
+    ),
+    Case(
+        "s5_failed_pod_that_kubectl_shows_completed",
+        job(backoff_limit=0, status={"failed": 1, **DONE}, conditions=FAILED_BLE),
+        [
+            pod(
+                "a",
+                phase="Failed",
+                tracked=False,
+                containers=[
+                    ctr("app", state=terminated(0, finished=4)),
+                    ctr("worker", state=waiting("ContainerCreating")),
+                ],
+            )
+        ],
+        state="failed",
+        hidden={"failed_pod_displayed_completed": 1},
     ),
     Case(
         "s5_healthy_job_hides_nothing",

@@ -1,14 +1,16 @@
-"""Exit-code causes (spec §5), the backoff sequence (§3.1) and kubectl's STATUS (§5 myth 3)."""
+"""Exit-code causes (docs/job-semantics.md §5.2), the backoff sequence and a failed pod's finish
+time (§3.1). kubectl's STATUS column is tests/test_printer.py."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from jobwatch.analysis.backoff import backoff_delay
+from jobwatch.analysis.backoff import backoff_delay, pod_finish_time
 from jobwatch.analysis.exits import classify
-from jobwatch.analysis.hidden import kubectl_status
 from jobwatch.model import parse_pod
-from tests.builders import ctr, pod, terminated, waiting
+from tests.builders import T0_EPOCH, cond, ctr, pod, running, terminated, waiting
 
 
 @pytest.mark.parametrize(
@@ -49,24 +51,80 @@ def test_s3_1_backoff_sequence_doubles_from_10s_and_caps_at_10_minutes() -> None
     assert [backoff_delay(n) for n in range(10)] == [0, 10, 20, 40, 80, 160, 320, 600, 600, 600]
 
 
+FINISH_CASES = [
+    # (id, pod kwargs, expected finish offset)
+    (
+        "all_regular_terminated_latest_wins",
+        {"containers": [ctr("a", terminated(1, finished=4)), ctr("b", terminated(0, finished=7))]},
+        7,
+    ),
+    (
+        "a_terminated_sidecar_finishing_later_wins",
+        {
+            "containers": [ctr(state=terminated(1, finished=4))],
+            "sidecars": [ctr("proxy", terminated(143, finished=9))],
+        },
+        9,
+    ),
+    (
+        "a_running_sidecar_voids_the_containers",
+        {
+            "containers": [ctr(state=terminated(1, finished=4))],
+            "sidecars": [ctr("proxy", running())],
+            "conditions": [cond("Ready", "False", at_=6)],
+        },
+        6,
+    ),
+    (
+        "a_running_regular_container_voids_the_others",
+        {
+            "containers": [ctr("a", terminated(1, finished=4)), ctr("b", running())],
+            "conditions": [cond("Ready", "False", at_=8)],
+        },
+        8,
+    ),
+    (
+        "plain_init_containers_never_count",
+        {
+            "init": [ctr("setup", terminated(3, finished=4))],
+            "containers": [ctr(state=waiting("PodInitializing"))],
+            "conditions": [cond("Ready", "False", at_=5)],
+        },
+        5,
+    ),
+    (
+        "sidecars_alone_when_no_regular_container_ran",
+        {
+            "sidecars": [ctr("proxy", terminated(137, finished=11))],
+            "init": [ctr("setup", terminated(3, finished=4))],
+            "containers": [ctr(state=waiting("PodInitializing"))],
+        },
+        11,
+    ),
+    (
+        "ready_true_is_not_a_finish",
+        {
+            "containers": [ctr(state=running())],
+            "conditions": [cond("Ready", "True", at_=3)],
+            "deleting": 40,
+        },
+        40 - 30,
+    ),
+    (
+        "deletion_minus_grace",
+        {"containers": [ctr(state=waiting("ContainerCreating"))], "deleting": 50},
+        20,
+    ),
+    (
+        "creation_time_last",
+        {"containers": [ctr(state=waiting("ContainerCreating"))], "created": 2},
+        2,
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    ("containers", "phase", "status"),
-    [
-        ([ctr("app", terminated(0)), ctr("worker", terminated(1))], "Failed", "Completed"),
-        ([ctr("app", terminated(1)), ctr("worker", terminated(0))], "Failed", "Error"),
-        ([ctr("main", terminated(137, "OOMKilled"))], "Failed", "OOMKilled"),
-        ([ctr("main", waiting("ImagePullBackOff"))], "Pending", "ImagePullBackOff"),
-        ([ctr("main", terminated(0))], "Succeeded", "Completed"),
-    ],
-    ids=["first_container_wins", "error_first", "oom", "image_pull", "plain_success"],
+    ("kwargs", "finish"), [c[1:] for c in FINISH_CASES], ids=[c[0] for c in FINISH_CASES]
 )
-def test_s5_myth3_kubectl_status_column(
-    containers: list[dict[str, object]], phase: str, status: str
-) -> None:
-    assert kubectl_status(parse_pod(pod(phase=phase, containers=containers))) == status
-
-
-def test_s5_kubectl_shows_terminating_and_init_states() -> None:
-    assert kubectl_status(parse_pod(pod(deleting=3))) == "Terminating"
-    blocked = pod(phase="Pending", init=[ctr("setup", waiting("CrashLoopBackOff"))])
-    assert kubectl_status(parse_pod(blocked)) == "Init:CrashLoopBackOff"
+def test_s3_1_pod_finish_time_getFinishedTime(kwargs: dict[str, Any], finish: float) -> None:
+    assert pod_finish_time(parse_pod(pod(phase="Failed", **kwargs))) == T0_EPOCH + finish

@@ -1,6 +1,6 @@
 """Every shared fixture through `jobwatch diagnose -o json`, field by field.
 
-Expected values are derived from kubernetes-job-semantics.md and written here by hand.
+Expected values are derived from docs/job-semantics.md (cited as §n) and written here by hand.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
         None,
         None,
     ),
-    # §5 case 2: Complete with status.failed = 1.
+    # §5.3: Complete with status.failed = 1.
     "complete_with_failed_pods": (
         "job-2207",
         "fail-once-non-local",
@@ -93,7 +93,7 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
         None,
         "2026-05-04T14:00:01Z",
     ),
-    # §5: `sh -c missing` is the shell's 127 with reason Error, not StartError.
+    # §5.2: `sh -c missing` is the shell's 127 with reason Error, not StartError.
     "exit127_shell_command_not_found": (
         "default",
         "cmd-not-found",
@@ -106,7 +106,7 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
         None,
         None,
     ),
-    # §4, myth 2: backoffLimit 0 and still waiting forever.
+    # §4: backoffLimit 0 and still waiting forever.
     "imagepullbackoff_stall": (
         "default",
         "invalid-image",
@@ -132,7 +132,7 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
         None,
         None,
     ),
-    # §5: 137 with reason OOMKilled.
+    # §5.2: 137 with reason OOMKilled.
     "oomkilled_137": (
         "mem-example",
         "memory-demo-2",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from jobwatch.monitoring import run_alertmanager, run_prometheus, run_webhook_receiver
+from jobwatch_testbed.monitoring import run_alertmanager, run_prometheus, run_webhook_receiver
 from tests.tools import require
 
 RULES = """

@@ -6,9 +6,12 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:
+    from jobwatch_testbed.kube.build import Binaries
 
 
 def in_ci() -> bool:
@@ -33,4 +36,15 @@ def tool_path(name: str) -> str:
     found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if found is None:
         unavailable(f"missing {name}: run `make setup` / `make tools`")
+    return found
+
+
+def kube_binaries() -> Binaries:
+    """The pinned control-plane binaries (`make kube`); missing ones fail in CI."""
+    from jobwatch_testbed.kube.build import binaries
+    from jobwatch_testbed.kube.versions import KUBERNETES
+
+    found = binaries()
+    if missing := found.missing():
+        unavailable(f"missing {', '.join(missing)} (Kubernetes {KUBERNETES}): run `make kube`")
     return found

@@ -2,21 +2,31 @@
 
 Each sub-command lives in its own module and adds itself with `register(subparsers)`, setting
 `func(args) -> exit code`. Errors are one line on stderr and exit code 2.
+
+The exporter's own commands are registered here. Commands of other distributions (the testbed's
+`demo` and `sim`) come from the `jobwatch.commands` entry-point group and are loaded only when one
+of them, or the command list, is asked for: `jobwatch serve` never imports the testbed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
-from jobwatch import __version__, demo, serve
+from jobwatch import __version__
 from jobwatch.model import parse_time
-from jobwatch.render import command as render_command
-from jobwatch.sim import command as sim_command
 
 EXIT_USAGE = 2
+COMMANDS_GROUP = "jobwatch.commands"
+if TYPE_CHECKING:
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+    Register: TypeAlias = Callable[[Subparsers], None]
+# Commands the testbed adds; named here only to say how to get them when it is not installed.
+TESTBED_COMMANDS = ("demo", "sim")
 
 
 def fail(message: str) -> int:
@@ -62,7 +72,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_diagnose(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _register_diagnose(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "diagnose",
         help="explain a `kubectl get jobs,pods -o json` dump offline",
@@ -96,24 +106,76 @@ def _register_diagnose(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     parser.set_defaults(func=_diagnose)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _first_word(argv: Sequence[str]) -> str | None:
+    """The sub-command named in argv (its first word that is not an option), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def _module_register(module: str) -> Register:
+    def register(subparsers: Subparsers) -> None:
+        importlib.import_module(module).register(subparsers)
+
+    return register
+
+
+# The exporter's commands, each imported only when it runs or the command list is shown: `serve`
+# does not pay for jinja2 (render) and `render` does not pay for aiohttp (serve).
+BUILTIN: dict[str, Register] = {
+    "serve": _module_register("jobwatch.serve"),
+    "diagnose": _register_diagnose,
+    "render": _module_register("jobwatch.render.command"),
+}
+
+
+def _register_plugins(subparsers: Subparsers) -> None:
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            register = entry.load()
+        except ImportError as error:
+            print(f"jobwatch: warning: command {entry.name} not loaded: {error}", file=sys.stderr)
+            continue
+        register(subparsers)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for argv: only the named built-in command, else every command and plugin."""
     parser = argparse.ArgumentParser(
         prog="jobwatch",
         description="See why Kubernetes Jobs fail: exporter, offline diagnosis, rule pack.",
     )
     parser.add_argument("--version", action="version", version=f"jobwatch {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve.register(subparsers)
-    demo.register(subparsers)
-    _register_diagnose(subparsers)
-    render_command.register(subparsers)
-    sim_command.register(subparsers)
+    word = None if argv is None else _first_word(argv)
+    if word in BUILTIN:
+        BUILTIN[word](subparsers)
+        return parser
+    for register in BUILTIN.values():
+        register(subparsers)
+    _register_plugins(subparsers)
     return parser
 
 
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    return {
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words)
+    command = _first_word(words)
+    if command in TESTBED_COMMANDS and command not in _commands(parser):
+        return fail(
+            f"`jobwatch {command}` is part of the testbed, which this install does not have; "
+            "run it from a clone of the repository: make demo"
+        )
+    args = parser.parse_args(words)
     if args.command is None:
         parser.print_help()
         return 0

@@ -19,7 +19,7 @@ INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count"
 INDEX_IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure-count"
 JOB_CONTROLLER = "kubernetes.io/job-controller"
-DEFAULT_BACKOFF_LIMIT = 6  # pkg/apis/batch/v1/defaults.go (spec §1.2)
+DEFAULT_BACKOFF_LIMIT = 6  # pkg/apis/batch/v1/defaults.go (docs/job-semantics.md §1.2)
 MAX_INT32 = 2**31 - 1
 MESSAGE_LIMIT = 240  # messages are for humans (diagnose); keep records small
 
@@ -128,6 +128,7 @@ def _controller_owner(meta: Raw) -> Raw:
 class Termination:
     exit_code: int
     reason: str
+    signal: int
     message: str
     started_at: float | None  # StartError reports 1970-01-01: never use it for anything
     finished_at: float | None
@@ -138,8 +139,11 @@ class ContainerStatus:
     name: str
     kind: ContainerKind
     restart_count: int
+    ready: bool
+    started: bool
     waiting_reason: str
     waiting_message: str
+    running: bool  # state.running is set (its startedAt may still be missing)
     running_since: float | None
     terminated: Termination | None
     last_terminated: Termination | None
@@ -153,6 +157,7 @@ def _termination(raw: object) -> Termination | None:
     return Termination(
         exit_code=code if code is not None else -1,
         reason=_str(t.get("reason")),
+        signal=_int(t.get("signal")) or 0,
         message=_message(t.get("message")),
         started_at=parse_time(t.get("startedAt")),
         finished_at=parse_time(t.get("finishedAt")),
@@ -169,8 +174,11 @@ def _container_status(raw: object, kind: ContainerKind) -> ContainerStatus:
         name=_str(c.get("name")),
         kind=kind,
         restart_count=max(restarts or 0, 0),
+        ready=_bool(c.get("ready")),
+        started=_bool(c.get("started")),
         waiting_reason=_str(waiting.get("reason")),
         waiting_message=_message(waiting.get("message")),
+        running=isinstance(state.get("running"), Mapping),
         running_since=parse_time(running.get("startedAt")) if running else None,
         terminated=_termination(state.get("terminated")),
         last_terminated=_termination(_map(c.get("lastState")).get("terminated")),
@@ -194,6 +202,7 @@ class Pod:
     conditions: tuple[Condition, ...]
     containers: tuple[ContainerStatus, ...]  # init and sidecar first, then regular, API order
     regular_names: tuple[str, ...]  # from spec: containers that may not have a status yet
+    init_count: int  # spec.initContainers, sidecars included (kubectl's Init:i/n)
     completion_index: int | None
     index_failure_count: int
     index_ignored_failure_count: int
@@ -246,6 +255,7 @@ def parse_pod(raw: Raw) -> Pod:
         conditions=_conditions(status.get("conditions")),
         containers=init_statuses + regular,
         regular_names=tuple(_str(_map(c).get("name")) for c in _list(spec.get("containers"))),
+        init_count=len(_list(spec.get("initContainers"))),
         completion_index=index,
         index_failure_count=max(_int(annotations.get(INDEX_FAILURE_COUNT)) or 0, 0),
         index_ignored_failure_count=max(_int(annotations.get(INDEX_IGNORED_FAILURE_COUNT)) or 0, 0),
@@ -257,7 +267,7 @@ def parse_pod(raw: Raw) -> Pod:
 
 @dataclass(frozen=True, slots=True)
 class PodFailurePolicyRule:
-    """One `spec.podFailurePolicy.rules[]` entry (spec §1.9)."""
+    """One `spec.podFailurePolicy.rules[]` entry (docs/job-semantics.md §1.9)."""
 
     action: str  # FailJob | FailIndex | Ignore | Count | anything newer (skipped)
     container_name: str | None

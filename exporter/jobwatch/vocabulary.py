@@ -41,7 +41,7 @@ CANNOT_START_CAUSES: frozenset[Cause] = frozenset(
 
 
 class HiddenFailure(StrEnum):
-    """Ways a success or a Completed status hides failures (spec §5)."""
+    """Ways a success or a Completed status hides failures (docs/job-semantics.md §5.3)."""
 
     FAILED_PODS_BEFORE_SUCCESS = "failed_pods_before_success"
     RESTARTS_BEFORE_SUCCESS = "restarts_before_success"
@@ -52,7 +52,7 @@ class HiddenFailure(StrEnum):
 
 
 class StallReason(StrEnum):
-    """Why a Job can wait forever without a failure ever counting (spec §4)."""
+    """Why a Job can wait forever without a failure ever counting (docs/job-semantics.md §4)."""
 
     IMAGE_PULL = "image_pull"
     CONFIG_ERROR = "config_error"
@@ -62,7 +62,7 @@ class StallReason(StrEnum):
     NO_PODS = "no_pods"
 
 
-# One line each, without the exit code: what the cause means, and what usually fixes it (spec §5 "Last real exit code").
+# One line each, without the exit code: what the cause means, and what usually fixes it (docs/job-semantics.md §5.2).
 CAUSE_MEANING: dict[Cause, str] = {
     Cause.SUCCESS: "the container finished its work",
     Cause.APP_ERROR: "the program exited with an error of its own",

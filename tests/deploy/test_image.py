@@ -162,5 +162,25 @@ def test_build_script_installs_a_working_jobwatch_in_a_clean_venv(tmp_path: Path
         env=env,
     ).stdout.strip()
     assert Path(located).is_relative_to(venv), f"jobwatch imported from {located}"
+    # Only the exporter wing: no testbed package, none of its dependencies, and the testbed's
+    # commands say in one line where to get them.
+    (site,) = venv.glob("lib/python*/site-packages")
+    shipped = {path.name.split("-")[0].lower() for path in site.iterdir()}
+    assert "jobwatch" in shipped
+    assert not shipped & {"jobwatch_testbed", "kube_jobwatch_testbed", "rich"}, sorted(shipped)
+    assert not (site / "jobwatch" / "sim").exists()
+    demo = subprocess.run(
+        [str(jobwatch), "demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=elsewhere,
+        env=env,
+    )
+    assert demo.returncode == 2
+    assert demo.stderr.count("\n") == 1, demo.stderr
+    assert "part of the testbed" in demo.stderr
+    assert "make demo" in demo.stderr
     dev_only = venv / "bin" / "pytest"
     assert not dev_only.exists(), "the image venv holds dev dependencies"

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from jobwatch.monitoring import WebhookReceiver
 from jobwatch.render.dashboard import panel_queries
 from jobwatch.render.usage import used_metrics
-from jobwatch.stack import Stack, run_stack
+from jobwatch_testbed.monitoring import WebhookReceiver
+from jobwatch_testbed.stack import Stack, run_stack
 from tests.tools import require
 
 T = TypeVar("T")

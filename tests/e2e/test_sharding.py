@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from jobwatch import metrics as m
-from jobwatch.monitoring import Prometheus, run_prometheus
 from jobwatch.render.config import load_config
 from jobwatch.render.rules import write_rules
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
-from jobwatch.sim import JOBS, ScenarioPlayer, SimServer
-from jobwatch.stack import compressed_time
+from jobwatch_testbed.monitoring import Prometheus, run_prometheus
+from jobwatch_testbed.sim import JOBS, ScenarioPlayer, SimServer
+from jobwatch_testbed.stack import compressed_time
 from tests.tools import require
 
 SHARDS = 3
@@ -59,7 +59,8 @@ async def _firing(prom: Prometheus) -> Counter[Key]:
 
 
 async def _converged(single: Prometheus, sharded: Prometheus, want_jobs: int) -> None:
-    """Until both see every Job and agree on the series and firing alerts twice in a row."""
+    """Until both see every Job and agree on the series, counters and firing alerts twice in
+    a row (the two Prometheus servers scrape at different moments)."""
     agreed = 0
     while agreed < 2:
         await asyncio.sleep(1.0)
@@ -67,6 +68,7 @@ async def _converged(single: Prometheus, sharded: Prometheus, want_jobs: int) ->
         jobs = sum(1 for k in one if dict(k)["__name__"] == m.JOB_STATE.name)
         alerts_one, alerts_many = await _firing(single), await _firing(sharded)
         same = one == many and alerts_one == alerts_many and bool(alerts_one)
+        same = same and await _counters(single) == await _counters(sharded)
         agreed = agreed + 1 if same and jobs == want_jobs else 0
 
 

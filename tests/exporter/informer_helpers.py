@@ -18,11 +18,11 @@ from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster import Informer, connect
 from jobwatch.settings import Settings, settings
-from jobwatch.sim.objects import container, new_job, pod_for_job
-from jobwatch.sim.selectors import parse_label_selector
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import JOBS, PODS, Obj
 from jobwatch.sink import Raw, Result, Verb
+from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
+from jobwatch_testbed.sim.selectors import parse_label_selector
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import JOBS, PODS, Obj
 
 RESOURCES = {"jobs": JOBS, "pods": PODS}
 CONVERGE_TIMEOUT = 10.0

@@ -71,7 +71,7 @@ def cron_run(
 
 
 def cron_succeeded_with_hidden_failure() -> tuple[Obj, list[Obj]]:
-    """CronJob-owned Job, Complete after one failed pod (spec §5 'failed pods before success')."""
+    """CronJob-owned Job, Complete after one failed pod (docs/job-semantics.md §5.3)."""
     j = job(
         cronjob="nightly",
         name="nightly-29620477",

@@ -129,7 +129,7 @@ jobwatch_job_container_restarts{namespace="default",job_name="invalid-image",cro
 
 # scenarios.cron_succeeded_with_hidden_failure: CronJob "nightly", Never, backoffLimit 6; pod a
 # exits 1 at T0+5, pod b exits 0 at T0+20; Complete at T0+31 (completionTime). One failed pod
-# before success is hidden (§5). The last *failed* exit wins over the later exit 0.
+# before success is hidden (§5.3). The last *failed* exit wins over the later exit 0.
 GOLDEN_CRON = """\
 # HELP jobwatch_job_info Static facts about a Job: pod restart policy and completion mode.
 # TYPE jobwatch_job_info gauge

@@ -17,8 +17,8 @@ import pytest
 from jobwatch.cluster import ClusterConfigError, Informer, connect, informers
 from jobwatch.cluster import informer as informer_module
 from jobwatch.settings import settings
-from jobwatch.sim.patch import MERGE
-from jobwatch.sim.store import JOBS, PODS
+from jobwatch_testbed.sim.patch import MERGE
+from jobwatch_testbed.sim.store import JOBS, PODS
 
 from .informer_helpers import add_jobs, add_pod, harness, open_watches, run, simple_job
 

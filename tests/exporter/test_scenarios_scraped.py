@@ -1,7 +1,7 @@
 """Every scenario, end to end through the exporter: the sim plays all 20 over real HTTP, the real
 `jobwatch serve` stack (kubernetes_asyncio informers, ExporterState, aiohttp server) watches it,
 and a real scrape of /metrics must say what the spec says for each (telling states as documented
-in `jobwatch.sim.scenarios`; section numbers from kubernetes-job-semantics.md).
+in `jobwatch_testbed.sim.scenarios`; section numbers from docs/job-semantics.md).
 
 The sim writes statuses from the spec without calling `jobwatch.analysis`, so agreement here is
 two independent readings of the spec meeting. One stack serves the module: the scenarios are
@@ -24,7 +24,7 @@ from jobwatch import metrics as m
 from jobwatch.metrics import Metric
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
-from jobwatch.sim import CRONJOBS, JOBS, PODS, SCENARIOS, ScenarioPlayer, SimServer
+from jobwatch_testbed.sim import CRONJOBS, JOBS, PODS, SCENARIOS, ScenarioPlayer, SimServer
 from tests.tools import require
 
 PRESENT = object()  # any value
@@ -228,7 +228,7 @@ EXPECTED: dict[str, tuple[dict[str, str], list[Expectation]]] = {
             (m.JOB_FINISH, {}, PRESENT),
         ],
     ),
-    # §5: "Complete" hides two failed pods.
+    # §5.3: "Complete" hides two failed pods.
     "complete_after_two_failures": (
         job("sim-retry-success", "flaky"),
         [
@@ -238,12 +238,12 @@ EXPECTED: dict[str, tuple[dict[str, str], list[Expectation]]] = {
             (m.JOB_ATTEMPTS_USED, {}, 2),
         ],
     ),
-    # §5 myth 3: a Failed pod that kubectl shows as Completed.
+    # §5.1: printPod at v1.37.2 shows the worker's Error, not the app's Completed: nothing hidden.
     "multi_container_completed_but_failed": (
         job("sim-multicontainer", "two-containers"),
         [
             FAILED_BLE,
-            (m.JOB_HIDDEN_FAILURES, {"kind": "failed_pod_displayed_completed"}, 1),
+            (m.JOB_HIDDEN_FAILURES, {"kind": "failed_pod_displayed_completed"}, ABSENT),
             (m.JOB_LAST_EXIT_CODE, {"container": "worker", "cause": "app_error"}, 1),
         ],
     ),

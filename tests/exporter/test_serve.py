@@ -17,11 +17,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from jobwatch.monitoring import free_port
 from jobwatch.serve import Exporter
 from jobwatch.settings import Settings, settings
-from jobwatch.sim import CRONJOBS, JOBS, ScenarioPlayer, SimServer
 from jobwatch.state import ExporterState
+from jobwatch_testbed.monitoring import free_port
+from jobwatch_testbed.sim import CRONJOBS, JOBS, ScenarioPlayer, SimServer
 
 JOBWATCH = [sys.executable, "-m", "jobwatch"]
 

@@ -15,11 +15,11 @@ from grafana_foundation_sdk.cog.runtime import UnknownDataquery
 from grafana_foundation_sdk.models import prometheus
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from jobwatch import promtool
 from jobwatch.cli import main
 from jobwatch.render.config import load_config
 from jobwatch.render.dashboard import build, panel_queries, variable_queries
 from jobwatch.render.paths import repo_root
+from jobwatch_testbed import promtool
 from tests.rules.names import undeclared
 from tests.rules.tools import require_tool
 

@@ -1,4 +1,4 @@
-"""jobwatch.promtool's error paths, with a faked promtool (pytest-subprocess).
+"""jobwatch_testbed.promtool's error paths, with a faked promtool (pytest-subprocess).
 
 The real promtool runs are in test_rule_units.py and test_rules_check.py.
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from jobwatch import promtool
+from jobwatch_testbed import promtool
 
 PROMTOOL = "/usr/local/bin/promtool"
 

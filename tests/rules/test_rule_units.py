@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobwatch import promtool
 from jobwatch.render import rules
 from jobwatch.render.config import load_config
+from jobwatch_testbed import promtool
 from tests.rules.support import render_rule_tests, rule_test_templates
 from tests.rules.tools import require_tool
 

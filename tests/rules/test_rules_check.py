@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from jobwatch import promtool
 from jobwatch.render import rules
 from jobwatch.render.config import load_config
 from jobwatch.render.paths import repo_root
+from jobwatch_testbed import promtool
 from tests.rules.tools import require_tool
 
 GENERATED = repo_root() / "rules" / "generated"

@@ -42,6 +42,18 @@ def test_wheel_ships_templates_and_config(wheel: Path) -> None:
     assert set(PACKAGED) <= names
 
 
+def test_wheel_carries_the_exporter_and_not_the_testbed(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    packages = {name.split("/")[0] for name in names if not name.startswith("kube_jobwatch-")}
+    assert packages == {"jobwatch"}
+    assert "jobwatch/serve.py" in names
+    harness = ("jobwatch/sim/", "jobwatch/demo.py", "jobwatch/stack.py", "jobwatch/monitoring.py")
+    assert not [name for name in names if name.startswith(harness)]
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA")))
+    requires = [line for line in metadata.decode().splitlines() if line.startswith("Requires-Dist")]
+    assert not [line for line in requires if "rich" in line or "testbed" in line], requires
+
+
 def test_installed_wheel_renders_rules_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
     uv = shutil.which("uv")
     assert uv is not None

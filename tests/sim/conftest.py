@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from jobwatch.sim.player import ScenarioPlayer
-from jobwatch.sim.store import Store
+from jobwatch_testbed.sim.player import ScenarioPlayer
+from jobwatch_testbed.sim.store import Store
 
 FAST = 1000.0
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from jobwatch.sim.objects import container, new_job
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import JOBS, Obj
+from jobwatch_testbed.sim.objects import container, new_job
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import JOBS, Obj
 
 
 def run(body: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:

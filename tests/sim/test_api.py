@@ -11,8 +11,8 @@ import pytest
 from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import JOBS, PODS
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import JOBS, PODS
 
 from .helpers import add_jobs, api, run, simple_job
 
@@ -292,7 +292,7 @@ def test_create_get_patch_and_errors() -> None:
             assert unnamed.value.status == 422
             always = simple_job("crud", "forever")
             always["spec"]["template"]["spec"]["restartPolicy"] = "Always"
-            with pytest.raises(ApiException) as rejected:  # spec §5, myth 1
+            with pytest.raises(ApiException) as rejected:  # docs/job-semantics.md §1.17
                 await batch.create_namespaced_job("crud", always)
             assert rejected.value.status == 422
             message = json.loads(rejected.value.body)["message"]

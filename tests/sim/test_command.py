@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from jobwatch.cli import main
-from jobwatch.sim.scenarios import SCENARIOS
+from jobwatch_testbed.sim.scenarios import SCENARIOS
 
 
 def test_list_prints_every_scenario(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from jobwatch.sim.player import ScenarioPlayer
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import RESOURCES, Resource
+from jobwatch_testbed.sim.player import ScenarioPlayer
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import RESOURCES, Resource
 
 from .helpers import run
 

@@ -10,8 +10,8 @@ import pytest
 from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import JOBS
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import JOBS
 
 from .helpers import add_jobs, api, run, simple_job
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jobwatch.sim
+import jobwatch_testbed.sim
 
-SIM_DIR = Path(jobwatch.sim.__file__).parent
+SIM_DIR = Path(jobwatch_testbed.sim.__file__).parent
 
 
 def test_no_sim_module_imports_the_analysis_engine() -> None:
@@ -32,7 +32,7 @@ def test_no_sim_module_imports_the_analysis_engine() -> None:
 
 
 def test_importing_every_sim_module_leaves_analysis_unloaded() -> None:
-    modules = [m.name for m in pkgutil.iter_modules([str(SIM_DIR)], "jobwatch.sim.")]
+    modules = [m.name for m in pkgutil.iter_modules([str(SIM_DIR)], "jobwatch_testbed.sim.")]
     code = (
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from jobwatch.sim.player import ScenarioPlayer
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import JOBS, PODS
+from jobwatch_testbed.sim.player import ScenarioPlayer
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import JOBS, PODS
+from tests.tools import kube_binaries
 
 from .helpers import run, simple_job
 
@@ -33,14 +32,8 @@ spec:
 
 
 def _kubectl() -> str:
-    found = shutil.which("kubectl") or (
-        "/usr/bin/kubectl" if Path("/usr/bin/kubectl").exists() else None
-    )
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("kubectl is required in CI (make tools installs it)")
-        pytest.skip("kubectl not installed")
-    return found
+    """The pinned kubectl built by `make kube` (the release the control plane runs)."""
+    return str(kube_binaries().kubectl)
 
 
 @pytest.mark.tool
@@ -86,8 +79,9 @@ def test_kubectl_get_create_delete(tmp_path: Path) -> None:
 
 
 @pytest.mark.tool
-def test_kubectl_shows_completed_for_a_failed_two_container_pod(tmp_path: Path) -> None:
-    """Server-side printing follows kubectl's printPod: spec §5, myth 3."""
+def test_kubectl_shows_the_error_of_a_failed_two_container_pod(tmp_path: Path) -> None:
+    """Server-side printing follows printPod at v1.37.2 (docs/job-semantics.md §5.1): the first
+    container's "Completed" yields to the other container's non-zero exit."""
     kubectl = _kubectl()
 
     async def body() -> None:
@@ -106,7 +100,7 @@ def test_kubectl_shows_completed_for_a_failed_two_container_pod(tmp_path: Path) 
             out, _ = await proc.communicate()
             header, row = out.decode().splitlines()
             assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-            assert row.split()[1:4] == ["0/2", "Completed", "0"]
+            assert row.split()[1:4] == ["0/2", "Error", "0"]
             pod = sim.store.list(PODS, "sim-multicontainer")[0][0]
             assert pod["status"]["phase"] == "Failed"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from jobwatch.sim.load import LoadGenerator, start_load
-from jobwatch.sim.store import JOBS, PODS, Store
+from jobwatch_testbed.sim.load import LoadGenerator, start_load
+from jobwatch_testbed.sim.store import JOBS, PODS, Store
 
 from .helpers import run
 

@@ -1,6 +1,6 @@
 """Each scenario's telling state, asserted field by field against the spec.
 
-Expected values are written from /work/shared/reference/kubernetes-job-semantics.md, not
+Expected values are written from docs/job-semantics.md (cited as §n), not
 computed by any code under test.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from jobwatch.sim.objects import COMPLETION_INDEX, INDEX_FAILURE_COUNT
-from jobwatch.sim.player import ScenarioPlayer, UnknownScenarioError
-from jobwatch.sim.scenarios import SCENARIOS
-from jobwatch.sim.store import CRONJOBS, JOB_TRACKING_FINALIZER, JOBS, PODS, Obj, Store
+from jobwatch_testbed.sim.objects import COMPLETION_INDEX, INDEX_FAILURE_COUNT
+from jobwatch_testbed.sim.player import ScenarioPlayer, UnknownScenarioError
+from jobwatch_testbed.sim.scenarios import SCENARIOS
+from jobwatch_testbed.sim.store import CRONJOBS, JOB_TRACKING_FINALIZER, JOBS, PODS, Obj, Store
 
 Check = Callable[[Obj, list[Obj], Store], None]
 
@@ -185,7 +185,7 @@ def check_multi_container(job: Obj, pods: list[Obj], _: Store) -> None:
     assert pod["status"]["phase"] == "Failed"
     listed = pod["status"]["containerStatuses"]
     assert [(c["name"], term(c)["exitCode"], term(c)["reason"]) for c in listed] == [
-        ("app", 0, "Completed"),  # what kubectl shows: "Completed" (§5 myth 3)
+        ("app", 0, "Completed"),  # sorted by name; kubectl still shows the worker's Error (§5.1)
         ("worker", 1, "Error"),
     ]
 

@@ -8,10 +8,10 @@ import aiohttp
 import orjson
 import pytest
 
-from jobwatch.sim.scenarios import SCENARIOS
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import JOBS, PODS, Store
-from jobwatch.sim.tables import human_duration, pod_status_text, table
+from jobwatch_testbed.sim.scenarios import SCENARIOS
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import JOBS, PODS, Store
+from jobwatch_testbed.sim.tables import human_duration, pod_status_text, table
 
 from .helpers import run, simple_job
 
@@ -19,7 +19,7 @@ from .helpers import run, simple_job
 @pytest.mark.parametrize(
     ("scenario", "status"),
     [
-        ("multi_container_completed_but_failed", "Completed"),  # phase Failed (§5 myth 3)
+        ("multi_container_completed_but_failed", "Error"),  # printPod v1.37.2 (§5.1)
         ("failing_sidecar_succeeded_pod", "Completed"),
         ("oomkilled", "OOMKilled"),
         ("start_error_128", "StartError"),

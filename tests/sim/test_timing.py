@@ -1,4 +1,5 @@
-"""Backoff and crash-loop delays, seen in object timestamps under a virtual clock."""
+"""Backoff and crash-loop delays, seen in object timestamps under a virtual clock (§n:
+docs/job-semantics.md)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ import asyncio
 import itertools
 from datetime import UTC, datetime
 
-from jobwatch.sim.clock import parse_rfc3339
-from jobwatch.sim.controller import pod_backoff
-from jobwatch.sim.kubelet import crashloop_delay
-from jobwatch.sim.player import ScenarioPlayer
-from jobwatch.sim.scenarios import SCENARIOS
-from jobwatch.sim.store import PODS, Store
-from jobwatch.sim.timing import VirtualClock
+from jobwatch_testbed.sim.clock import parse_rfc3339
+from jobwatch_testbed.sim.controller import pod_backoff
+from jobwatch_testbed.sim.kubelet import crashloop_delay
+from jobwatch_testbed.sim.player import ScenarioPlayer
+from jobwatch_testbed.sim.scenarios import SCENARIOS
+from jobwatch_testbed.sim.store import PODS, Store
+from jobwatch_testbed.sim.timing import VirtualClock
 
 from .helpers import run
 

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 from kubernetes_validate import utils
 
-from jobwatch.sim.store import Store
+from jobwatch_testbed.sim.store import Store
 
 
 @pytest.fixture

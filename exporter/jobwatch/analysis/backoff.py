@@ -1,4 +1,4 @@
-"""The Job controller's pod-recreation backoff (spec §3.1, [BU] backoff_utils.go).
+"""The Job controller's pod-recreation backoff (docs/job-semantics.md §3.1; backoff_utils.go at v1.37.2).
 
 10 s, doubling, capped at 10 minutes (not six: `MaxJobPodFailureBackOff`), counted from the
 finish time of the last failed pod, and reset only by a pod success. Ignored failures still
@@ -8,9 +8,14 @@ restart the real delay may be shorter: this is the upper bound the objects allow
 
 from __future__ import annotations
 
-from jobwatch.analysis.failures import is_pod_failed
+from jobwatch.analysis.failures import (
+    PolicyAction,
+    is_counted_failure,
+    is_pod_failed,
+    matched_policy_action,
+)
 from jobwatch.analysis.indexes import parse_index_set
-from jobwatch.model import Job, Pod
+from jobwatch.model import ContainerStatus, Job, Pod
 
 INITIAL_DELAY = 10.0  # DefaultJobPodFailureBackOff
 MAX_DELAY = 600.0  # MaxJobPodFailureBackOff
@@ -28,16 +33,34 @@ def backoff_delay(failures: int) -> float:
     return delay
 
 
+def _latest_finish(previous: float | None, containers: list[ContainerStatus]) -> float | None:
+    """`latestFinishTime`: the latest finishedAt, or None as soon as one container has not
+    terminated (or has no finishedAt), whatever came before."""
+    latest = previous
+    for c in containers:
+        if c.terminated is None or c.terminated.finished_at is None:
+            return None
+        if latest is None or c.terminated.finished_at > latest:
+            latest = c.terminated.finished_at
+    return latest
+
+
+def _finish_from_containers(pod: Pod) -> float | None:
+    """`getFinishTimeFromContainers`: regular containers, then native sidecars on top; plain init
+    containers never count. A still-running regular container voids the regular result, but the
+    sidecars are then read alone; a still-running sidecar voids it all."""
+    regular = [c for c in pod.containers if c.kind == "regular"]
+    sidecars = [c for c in pod.containers if c.kind == "sidecar"]
+    return _latest_finish(_latest_finish(None, regular), sidecars)
+
+
 def pod_finish_time(pod: Pod) -> float | None:
-    """`getFinishedTime`: latest finishedAt of regular and sidecar containers, else the Ready=False
-    transition, else deletionTimestamp - grace period, else creationTimestamp."""
-    finished = [
-        c.terminated.finished_at
-        for c in pod.containers
-        if c.kind != "init" and c.terminated is not None and c.terminated.finished_at is not None
-    ]
-    if finished:
-        return max(finished)
+    """`getFinishedTime`: the containers' finish time when every regular and sidecar container has
+    terminated, else the Ready=False transition, else deletionTimestamp - grace period, else
+    creationTimestamp."""
+    finished = _finish_from_containers(pod)
+    if finished is not None:
+        return finished
     ready = pod.condition("Ready")
     if ready is not None and ready.status == "False" and ready.transition_at is not None:
         return ready.transition_at
@@ -67,27 +90,42 @@ def next_retry_at(job: Job, pods: list[Pod]) -> float | None:
     return max(failed_at) + backoff_delay(count)
 
 
+def _index_fails_now(job: Job, pod: Pod) -> bool:
+    """`isIndexFailed`: a FailIndex match, or a counted failure at the per-index limit."""
+    match = matched_policy_action(job, pod)
+    if match is not None and match[0] is PolicyAction.FAIL_INDEX:
+        return True
+    limit = job.backoff_limit_per_index
+    return limit is not None and is_counted_failure(job, pod) and pod.index_failure_count >= limit
+
+
 def _next_retry_per_index(job: Job, pods: list[Pod]) -> float | None:
-    """Per index: failures = failure-count + ignored-failure-count + 1 of the index's last
-    failed pod; the Job retries after the smallest remaining delay (`getRemainingTimePerIndex`)."""
+    """`getPodsWithDelayedDeletionPerIndex` and `getRemainingTimePerIndex`: per open index that
+    has no active pod, its last failed pod still holding the tracking finalizer (most failures,
+    then latest finish) waits 10 s doubling over failure-count + ignored-failure-count + 1; the
+    Job retries after the smallest remaining delay."""
     closed = parse_index_set(job.failed_indexes) | parse_index_set(job.completed_indexes)
-    last_failed: dict[int, tuple[float, Pod]] = {}
+    total = job.completions if job.completions is not None else 0
+    last_failed: dict[int, tuple[int, float, Pod]] = {}
     busy: set[int] = set()
     for pod in pods:
         index = pod.completion_index
-        if index is None or index in closed:
+        if index is None or index in closed or not 0 <= index < total:
             continue
         if not pod.is_terminal and pod.deleting_at is None:
             busy.add(index)
-        elif (
-            is_pod_failed(job, pod)
-            and (t := pod_finish_time(pod)) is not None
-            and (index not in last_failed or t > last_failed[index][0])
-        ):
-            last_failed[index] = (t, pod)
+        elif pod.phase == "Succeeded":
+            closed |= {index}
+        elif pod.tracked and is_pod_failed(job, pod) and (t := pod_finish_time(pod)) is not None:
+            if _index_fails_now(job, pod):
+                closed |= {index}
+                continue
+            key = (pod.index_failure_count + pod.index_ignored_failure_count, t, pod)
+            if index not in last_failed or key[:2] >= last_failed[index][:2]:
+                last_failed[index] = key
     retries = [
-        t + backoff_delay(p.index_failure_count + p.index_ignored_failure_count + 1)
-        for index, (t, p) in last_failed.items()
-        if index not in busy
+        t + backoff_delay(failures + 1)
+        for index, (failures, t, _) in last_failed.items()
+        if index not in busy and index not in closed
     ]
     return min(retries, default=None)

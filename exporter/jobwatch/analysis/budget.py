@@ -1,4 +1,4 @@
-"""Attempts used and remaining before the Job controller gives up (spec §1.2, §1.3, §1.10).
+"""Attempts used and remaining before the Job controller gives up (docs/job-semantics.md §1.2, §1.3, §1.10, §2).
 
 The definitions are binding:
 - Never: used = status.failed + uncounted failed + newly failed pods still holding the tracking
@@ -6,7 +6,8 @@ The definitions are binding:
 - OnFailure: used = failed pods + summed restartCount of Running/Pending pods; remaining =
   max(0, min(limit - failed, max(limit, 1) - 1 - restarts)), because the controller fails the Job
   when the restart sum *reaches* the limit (`>=`), while pod failures must *exceed* it (`>`).
-- backoffLimitPerIndex: remaining = min over open indexes of (limit - failures of the index).
+- backoffLimitPerIndex: remaining = min over open indexes of (limit - failures of the index), and
+  never more than the global backoffLimit leaves.
 - A failed Job has nothing remaining.
 """
 
@@ -53,8 +54,17 @@ def index_failures(job: Job, pods: list[Pod]) -> dict[int, int]:
 
 
 def attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
-    if job.backoff_limit_per_index is not None:
-        return _per_index_attempts(job, pods, failed=failed)
+    """The binding budget. `syncJob` checks the global backoffLimit for every Job, per-index ones
+    included (it only defaults to MaxInt32 there), so a per-index Job reports whichever of the
+    global and the per-index budget runs out first."""
+    overall = _global_attempts(job, pods, failed=failed)
+    if job.backoff_limit_per_index is None:
+        return overall
+    per_index = _per_index_attempts(job, pods, failed=failed)
+    return overall if overall.remaining < per_index.remaining else per_index
+
+
+def _global_attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
     used_pods = counted_failures(job, pods)
     limit = job.backoff_limit
     if job.restart_policy == "OnFailure":

@@ -1,4 +1,4 @@
-"""Exit codes and what they mean (spec §5 "Last real exit code", POSIX §2.8.2).
+"""Exit codes and what they mean (docs/job-semantics.md §5.2; POSIX XCU 2.8.2).
 
 The last real exit is the most recent non-zero termination across init, sidecar and regular
 containers, from `state.terminated` or `lastState.terminated`; without any, the latest exit 0.

@@ -1,4 +1,4 @@
-"""Which pods the Job controller counts as failed (spec §1.1, §1.7, §1.9)."""
+"""Which pods the Job controller counts as failed (docs/job-semantics.md §1.1, §1.7, §1.9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Failures hidden behind a success or a "Completed" status (spec §5, "Every real way…")."""
+"""Failures hidden behind a success or a "Completed" status (docs/job-semantics.md §5.3)."""
 
 from __future__ import annotations
 
@@ -6,38 +6,10 @@ from jobwatch.analysis.budget import counted_failures
 from jobwatch.analysis.exits import SIDECAR_STOP_CODES
 from jobwatch.analysis.failures import is_ignored
 from jobwatch.analysis.indexes import parse_index_set
+from jobwatch.analysis.kubectl import kubectl_status
 from jobwatch.analysis.report import HiddenCount
 from jobwatch.model import Job, Pod
 from jobwatch.vocabulary import HiddenFailure
-
-
-def kubectl_status(pod: Pod) -> str:
-    """The STATUS column of `kubectl get pods` (printers.go `printPod`, spec §5 myth 3): regular
-    containers are visited last to first, so the first container with a reason wins."""
-    reason = pod.reason or pod.phase
-    inits = [c for c in pod.containers if c.kind != "regular"]
-    for i, c in enumerate(inits):
-        term = c.terminated
-        if term is not None and term.exit_code == 0:
-            continue
-        if c.kind == "sidecar" and c.running_since is not None:
-            continue
-        if term is not None:
-            reason = "Init:" + (term.reason or f"ExitCode:{term.exit_code}")
-        elif c.waiting_reason and c.waiting_reason != "PodInitializing":
-            reason = "Init:" + c.waiting_reason
-        else:
-            reason = f"Init:{i}/{len(inits)}"
-        break
-    else:
-        for c in reversed([c for c in pod.containers if c.kind == "regular"]):
-            if c.waiting_reason:
-                reason = c.waiting_reason
-            elif c.terminated is not None:
-                reason = c.terminated.reason or f"ExitCode:{c.terminated.exit_code}"
-    if pod.deleting_at is not None:
-        reason = "Terminating"
-    return reason
 
 
 def hidden_failures(job: Job, pods: list[Pod], *, succeeded: bool) -> tuple[HiddenCount, ...]:

@@ -1,4 +1,4 @@
-"""Completion-index interval strings such as `"1,3-5,7"` (`status.failedIndexes`, spec §1.10)."""
+"""Completion-index interval strings such as `"1,3-5,7"` (`status.failedIndexes`, docs/job-semantics.md §1.10)."""
 
 from __future__ import annotations
 

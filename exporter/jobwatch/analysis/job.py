@@ -1,4 +1,7 @@
-"""`analyse(job, pods, now) -> JobReport`: one Job's whole story, as a pure function."""
+"""`analyse(job, pods, now) -> JobReport`: one Job's whole story, as a pure function.
+
+§n cites docs/job-semantics.md.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +48,15 @@ def finish_time(job: Job, state: State) -> float | None:
     return None
 
 
+def deadline_at(job: Job) -> float | None:
+    """When `pastActiveDeadline` turns true: startTime + activeDeadlineSeconds (`>=`). Never while
+    the Job is suspended: the check is off, and the controller clears startTime on suspend and
+    sets it anew on resume, so the clock restarts (§1.13, §1.14)."""
+    if job.suspend or job.start_time is None or job.active_deadline_seconds is None:
+        return None
+    return job.start_time + job.active_deadline_seconds
+
+
 def advice(
     state: State,
     reason: str,
@@ -89,11 +101,7 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
             state, reason = State.STALLED, stall.reason.value
     hidden = hidden_failures(job, pods, succeeded=state is State.SUCCEEDED)
     last = last_exit(exits)
-    deadline = (
-        job.start_time + job.active_deadline_seconds
-        if job.start_time is not None and job.active_deadline_seconds is not None
-        else None
-    )
+    deadline = deadline_at(job)
     return JobReport(
         namespace=job.namespace,
         name=job.name,

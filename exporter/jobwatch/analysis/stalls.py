@@ -1,4 +1,4 @@
-"""Jobs that can wait forever because nothing that blocks them counts as a failure (spec §4).
+"""Jobs that can wait forever because nothing that blocks them counts as a failure (docs/job-semantics.md §4).
 
 A stall is reported as soon as the blocking condition is seen, with the time it began; how long
 is too long is the alert rules' business, not ours.
@@ -10,7 +10,7 @@ from jobwatch.analysis.report import Stall
 from jobwatch.model import Job, Pod
 from jobwatch.vocabulary import StallReason
 
-# pkg/kubelet/images/types.go; none of them ever fails the pod (§4, myth 2).
+# pkg/kubelet/images/types.go; none of them ever fails the pod (§4).
 IMAGE_PULL_REASONS = frozenset(
     {
         "ErrImagePull",

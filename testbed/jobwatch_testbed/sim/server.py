@@ -4,8 +4,8 @@
                          history_size=10_000) as sim:
         sim.url                          # "http://127.0.0.1:PORT"
         sim.write_kubeconfig(path)       # kubeconfig for kubectl / kubernetes_asyncio
-        sim.store                        # jobwatch.sim.store.Store, edits emit watch events
-        sim.faults                       # jobwatch.sim.faults.Faults
+        sim.store                        # jobwatch_testbed.sim.store.Store, edits emit watch events
+        sim.faults                       # jobwatch_testbed.sim.faults.Faults
 
 Served: discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/batch`, `/apis/batch/v1`; the
 aggregated-discovery Accept gets plain discovery JSON, which clients accept as a fallback),
@@ -37,16 +37,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from jobwatch.sim.faults import Faults
-from jobwatch.sim.kubeconfig import kubeconfig_yaml
-from jobwatch.sim.patch import APPLY
-from jobwatch.sim.selectors import (
+from jobwatch_testbed.sim.faults import Faults
+from jobwatch_testbed.sim.kubeconfig import kubeconfig_yaml
+from jobwatch_testbed.sim.patch import APPLY
+from jobwatch_testbed.sim.selectors import (
     Selector,
     SelectorError,
     parse_field_selector,
     parse_label_selector,
 )
-from jobwatch.sim.store import (
+from jobwatch_testbed.sim.store import (
     CONTINUE_EXPIRED,
     CRONJOBS,
     JOBS,
@@ -60,7 +60,7 @@ from jobwatch.sim.store import (
     Store,
     object_key,
 )
-from jobwatch.sim.tables import table, wants_table
+from jobwatch_testbed.sim.tables import table, wants_table
 
 LIST_WRITE_ITEMS = 256  # List items joined per write when a page is streamed
 KUBE_VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-jobwatch-sim"}

@@ -1,9 +1,9 @@
 """Server-side printing (`meta.k8s.io/v1` Table), so `kubectl get` shows the usual columns.
 
 kubectl asks for `application/json;as=Table;v=v1;g=meta.k8s.io`; without it kubectl falls back
-to NAME/AGE. The pod STATUS column follows kubectl's `printPod`: container statuses are read
-from last to first, so the alphabetically first container's reason wins — which is how a Failed
-two-container pod shows `Completed` (spec §5, myth 3).
+to NAME/AGE. The pod columns follow the API server's `printPod` at v1.37.2 (docs/job-semantics.md
+§5.1), written here a second time on raw dicts so the sim stays independent of the exporter;
+tests/kube compares both with the real API server.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from jobwatch.sim.clock import parse_rfc3339
-from jobwatch.sim.store import CRONJOBS, JOBS, Obj, Resource
+from jobwatch_testbed.sim.clock import parse_rfc3339
+from jobwatch_testbed.sim.store import CRONJOBS, JOBS, Obj, Resource
 
 Column = tuple[str, str, str]  # name, type, format
 
@@ -68,46 +68,98 @@ def _since(stamp: str | None, now: datetime) -> str:
     return human_duration((now - parse_rfc3339(stamp)).total_seconds())
 
 
-def pod_status_text(pod: Obj) -> str:
-    """kubectl's STATUS column for a pod."""
-    status = pod.get("status", {})
-    reason = status.get("reason") or status.get("phase", "Unknown")
-    init_specs = {c["name"]: c for c in pod.get("spec", {}).get("initContainers", [])}
+def _terminated_text(term: Obj, prefix: str = "") -> str:
+    if term.get("reason"):
+        return prefix + str(term["reason"])
+    if term.get("signal"):
+        return f"{prefix}Signal:{term['signal']}"
+    return f"{prefix}ExitCode:{term.get('exitCode', 0)}"
+
+
+def _condition_true(status: Obj, type_: str) -> bool:
+    return any(
+        c.get("type") == type_ and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+
+
+def _finished_at(cs: Obj) -> str:
+    return str(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt") or "")
+
+
+def pod_columns(pod: Obj) -> tuple[str, str, int, str]:
+    """printPod (printers.go, v1.37.2; docs/job-semantics.md §5.1): READY, STATUS, the restart
+    count and the finish time of the last restart it shows."""
+    status = pod.get("status") or {}
+    spec = pod.get("spec") or {}
+    phase = str(status.get("phase") or "")
+    reason = str(status.get("reason") or phase)
+    for c in status.get("conditions") or []:
+        if c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated":
+            reason = "SchedulingGated"
+    init_specs = {c.get("name"): c for c in spec.get("initContainers") or []}
+    sidecars = {n for n, c in init_specs.items() if c.get("restartPolicy") == "Always"}
+    total = len(spec.get("containers") or []) + len(sidecars)
+    ready = restarts = sidecar_restarts = 0
+    last_restart = sidecar_last_restart = ""
     initializing = False
-    init_statuses = status.get("initContainerStatuses") or []
-    for i, cs in enumerate(init_statuses):
+    for i, cs in enumerate(status.get("initContainerStatuses") or []):
+        restarts += int(cs.get("restartCount") or 0)
+        last_restart = max(last_restart, _finished_at(cs))
+        sidecar = cs.get("name") in sidecars
+        if sidecar:
+            sidecar_restarts += int(cs.get("restartCount") or 0)
+            sidecar_last_restart = max(sidecar_last_restart, _finished_at(cs))
         state = cs.get("state") or {}
         term = state.get("terminated")
+        waiting = (state.get("waiting") or {}).get("reason") or ""
         if term is not None and term.get("exitCode") == 0:
             continue
-        if init_specs.get(cs["name"], {}).get("restartPolicy") == "Always" and cs.get("started"):
+        if sidecar and cs.get("started") is True:
+            ready += bool(cs.get("ready"))
             continue
         if term is not None:
-            reason = "Init:" + (term.get("reason") or f"ExitCode:{term.get('exitCode')}")
-        elif (state.get("waiting") or {}).get("reason", "PodInitializing") != "PodInitializing":
-            reason = "Init:" + state["waiting"]["reason"]
+            reason = _terminated_text(term, "Init:")
+        elif waiting and waiting != "PodInitializing":
+            reason = "Init:" + waiting
         else:
             reason = f"Init:{i}/{len(init_specs)}"
         initializing = True
         break
-    initialized = any(
-        c["type"] == "Initialized" and c["status"] == "True" for c in status.get("conditions", [])
-    )
-    if not initializing or initialized:
-        running = False
+    if not initializing or _condition_true(status, "Initialized"):
+        restarts, last_restart = sidecar_restarts, sidecar_last_restart
+        has_running = False
+        error_reason = ""
         for cs in reversed(status.get("containerStatuses") or []):
+            restarts += int(cs.get("restartCount") or 0)
+            last_restart = max(last_restart, _finished_at(cs))
             state = cs.get("state") or {}
             if (state.get("waiting") or {}).get("reason"):
-                reason = state["waiting"]["reason"]
+                reason = str(state["waiting"]["reason"])
             elif (term := state.get("terminated")) is not None:
-                reason = term.get("reason") or f"ExitCode:{term.get('exitCode')}"
-            elif "running" in state and cs.get("ready"):
-                running = True
-        if reason == "Completed" and running:
-            reason = "Running"
-    if "deletionTimestamp" in pod["metadata"]:
+                reason = _terminated_text(term)
+                if term.get("exitCode") != 0:
+                    error_reason = reason
+            elif cs.get("ready") and state.get("running") is not None:
+                has_running = True
+                ready += 1
+        if reason == "Completed":
+            if has_running and _condition_true(status, "Ready"):
+                reason = "Running"
+            elif error_reason:
+                reason = error_reason
+            elif has_running:
+                reason = "NotReady"
+    deleting = "deletionTimestamp" in (pod.get("metadata") or {})
+    if deleting and status.get("reason") == "NodeLost":
+        reason = "Unknown"
+    elif deleting and phase not in ("Succeeded", "Failed"):
         reason = "Terminating"
-    return str(reason)
+    return f"{ready}/{total}", reason, restarts, last_restart
+
+
+def pod_status_text(pod: Obj) -> str:
+    """kubectl's STATUS column for a pod."""
+    return pod_columns(pod)[1]
 
 
 def _job_status(job: Obj) -> str:
@@ -147,12 +199,11 @@ def _cells(resource: Resource, obj: Obj, now: datetime) -> list[Any]:
             _since(status.get("lastScheduleTime"), now),
             age,
         ]
-    statuses = status.get("containerStatuses") or []
-    ready = sum(1 for cs in statuses if cs.get("ready"))
-    total = len(obj.get("spec", {}).get("containers", []))
-    every = statuses + (status.get("initContainerStatuses") or [])
-    restarts = sum(cs.get("restartCount", 0) for cs in every)
-    return [meta["name"], f"{ready}/{total}", pod_status_text(obj), str(restarts), age]
+    ready, text, restarts, last_restart = pod_columns(obj)
+    shown = str(restarts)
+    if restarts and last_restart:
+        shown = f"{restarts} ({_since(last_restart, now)} ago)"
+    return [meta["name"], ready, text, shown, age]
 
 
 def table(resource: Resource, items: list[Obj], list_meta: Obj, now: datetime) -> Obj:

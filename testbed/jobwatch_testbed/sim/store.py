@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from jobwatch.sim.clock import Clock, rfc3339, utcnow
-from jobwatch.sim.patch import PatchError, apply_patch
+from jobwatch_testbed.sim.clock import Clock, rfc3339, utcnow
+from jobwatch_testbed.sim.patch import PatchError, apply_patch
 
 Obj = dict[str, Any]
 JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
@@ -333,7 +333,7 @@ class Store:
         meta["creationTimestamp"] = rfc3339(self.clock())
         meta["generation"] = 1
         if resource == JOBS:
-            from jobwatch.sim.objects import default_job, validate_job
+            from jobwatch_testbed.sim.objects import default_job, validate_job
 
             problem = validate_job(new)
             if problem is not None:

@@ -13,7 +13,7 @@ import heapq
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from jobwatch.sim.clock import Clock, rfc3339, utcnow
+from jobwatch_testbed.sim.clock import Clock, rfc3339, utcnow
 
 Sleep = Callable[[float], Awaitable[None]]
 DEFAULT_SPEED = 20.0

@@ -1,10 +1,10 @@
-"""jobwatch.sim: an embedded Kubernetes API-server subset and a Job scenario player.
+"""jobwatch_testbed.sim: an embedded Kubernetes API-server subset and a Job scenario player.
 
 Used by `jobwatch demo`, the exporter's integration tests, the benchmarks and the fault suite.
 Nothing here imports `jobwatch.analysis`: Job and Pod statuses are written from the spec
 (`kubernetes-job-semantics.md`), so tests compare the analysis with an independent model.
 
-    from jobwatch.sim import SimServer, ScenarioPlayer, SCENARIOS
+    from jobwatch_testbed.sim import SimServer, ScenarioPlayer, SCENARIOS
 
     async with SimServer(host="127.0.0.1", port=0, bookmark_period=60.0,
                          history_size=10_000) as sim:
@@ -36,13 +36,13 @@ Modules (one job each):
     command     `jobwatch sim`
 """
 
-from jobwatch.sim.faults import Faults
-from jobwatch.sim.load import LoadGenerator, start_load
-from jobwatch.sim.player import ScenarioPlayer, UnknownScenarioError
-from jobwatch.sim.scenarios import SCENARIOS, Scenario
-from jobwatch.sim.server import SimServer
-from jobwatch.sim.store import CRONJOBS, JOBS, PODS, ApiError, Event, Resource, Store
-from jobwatch.sim.timing import DEFAULT_SPEED, SimTime, VirtualClock
+from jobwatch_testbed.sim.faults import Faults
+from jobwatch_testbed.sim.load import LoadGenerator, start_load
+from jobwatch_testbed.sim.player import ScenarioPlayer, UnknownScenarioError
+from jobwatch_testbed.sim.scenarios import SCENARIOS, Scenario
+from jobwatch_testbed.sim.server import SimServer
+from jobwatch_testbed.sim.store import CRONJOBS, JOBS, PODS, ApiError, Event, Resource, Store
+from jobwatch_testbed.sim.timing import DEFAULT_SPEED, SimTime, VirtualClock
 
 __all__ = [
     "CRONJOBS",

@@ -12,7 +12,7 @@ import copy
 import hashlib
 from typing import Any
 
-from jobwatch.sim.store import JOB_TRACKING_FINALIZER, Obj
+from jobwatch_testbed.sim.store import JOB_TRACKING_FINALIZER, Obj
 
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
 LEGACY_CONTROLLER_UID = "controller-uid"

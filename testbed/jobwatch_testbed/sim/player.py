@@ -10,9 +10,9 @@
     # in tests: play everything fast, return at the telling states (activity stopped)
     await ScenarioPlayer(store, speed=1000).run(until_settled=True)
 
-Scenario names, namespaces and telling states: `jobwatch.sim.scenarios.SCENARIOS`.
+Scenario names, namespaces and telling states: `jobwatch_testbed.sim.scenarios.SCENARIOS`.
 Timestamps are wall-clock UTC (`clock`); only waits are divided by `speed`. For a
-deterministic run use `jobwatch.sim.timing.VirtualClock`: pass its `now`/`sleep` here and its
+deterministic run use `jobwatch_testbed.sim.timing.VirtualClock`: pass its `now`/`sleep` here and its
 `now` as the Store's clock (the store stamps creationTimestamp/deletionTimestamp).
 
 Telling states are checked with each `Scenario.settled(store, scenario)`;
@@ -27,12 +27,12 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from jobwatch.sim.clock import Clock, utcnow
-from jobwatch.sim.controller import Env
-from jobwatch.sim.kubelet import Kubelet
-from jobwatch.sim.scenarios import SCENARIOS, Scenario
-from jobwatch.sim.store import Store
-from jobwatch.sim.timing import DEFAULT_SPEED, SimTime, Sleep
+from jobwatch_testbed.sim.clock import Clock, utcnow
+from jobwatch_testbed.sim.controller import Env
+from jobwatch_testbed.sim.kubelet import Kubelet
+from jobwatch_testbed.sim.scenarios import SCENARIOS, Scenario
+from jobwatch_testbed.sim.store import Store
+from jobwatch_testbed.sim.timing import DEFAULT_SPEED, SimTime, Sleep
 
 
 class UnknownScenarioError(KeyError):

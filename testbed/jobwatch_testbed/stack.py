@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobwatch.monitoring import (
+from jobwatch.render.alertmanager import write_alertmanager
+from jobwatch.render.config import Config, load_config
+from jobwatch.render.rules import write_rules
+from jobwatch.serve import Exporter
+from jobwatch.settings import settings
+from jobwatch_testbed.monitoring import (
     ALERTMANAGER,
     PROMETHEUS,
     Alertmanager,
@@ -29,13 +34,8 @@ from jobwatch.monitoring import (
     run_prometheus,
     run_webhook_receiver,
 )
-from jobwatch.render.alertmanager import write_alertmanager
-from jobwatch.render.config import Config, load_config
-from jobwatch.render.rules import write_rules
-from jobwatch.serve import Exporter
-from jobwatch.settings import settings
-from jobwatch.sim import DEFAULT_SPEED, ScenarioPlayer, SimServer
-from jobwatch.sim.player import select
+from jobwatch_testbed.sim import DEFAULT_SPEED, ScenarioPlayer, SimServer
+from jobwatch_testbed.sim.player import select
 
 ALERT_FOR = "3s"
 
@@ -158,7 +158,7 @@ async def run_stack(
     fast, slow = _split(names)
     with tempfile.TemporaryDirectory(prefix="jobwatch-demo-") as tmp:
         directory = Path(tmp)
-        progress("starting the embedded cluster (jobwatch.sim)")
+        progress("starting the embedded cluster (jobwatch_testbed.sim)")
         async with SimServer("127.0.0.1", 0, bookmark_period=5.0) as sim:
             kubeconfig = sim.write_kubeconfig(directory / "kubeconfig")
             progress("starting the exporter")

@@ -3,8 +3,8 @@
 `SCENARIOS` maps a stable snake_case name to a `Scenario` (namespace, Job name, one-line
 summary, `play` coroutine, `settled` predicate). Each `play` function's docstring states the
 scenario's *telling state*: what the objects look like once it is reached (the exporter tests
-assert on it). The kubelet side of each pod is a script (see `jobwatch.sim.kubelet`); the Job
-controller side is `jobwatch.sim.controller.JobController`, which follows the spec.
+assert on it). The kubelet side of each pod is a script (see `jobwatch_testbed.sim.kubelet`); the Job
+controller side is `jobwatch_testbed.sim.controller.JobController`, which follows the spec.
 Durations are simulated seconds; at the default speed (20x) every scenario is settled in < 15 s.
 """
 
@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
-from jobwatch.sim.clock import rfc3339
-from jobwatch.sim.controller import Env, JobController, ScriptFor
-from jobwatch.sim.kubelet import PodHandle, Script
-from jobwatch.sim.objects import (
+from jobwatch_testbed.sim.clock import rfc3339
+from jobwatch_testbed.sim.controller import Env, JobController, ScriptFor
+from jobwatch_testbed.sim.kubelet import PodHandle, Script
+from jobwatch_testbed.sim.objects import (
     CRONJOB_SCHEDULED,
     container,
     new_cronjob,
     new_job,
     owner_reference,
 )
-from jobwatch.sim.store import CRONJOBS, JOBS, PODS, Obj, Store
+from jobwatch_testbed.sim.store import CRONJOBS, JOBS, PODS, Obj, Store
 
 Play = Callable[[Env, "Scenario"], Coroutine[Any, Any, None]]
 Settled = Callable[[Store, "Scenario"], bool]

@@ -25,15 +25,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jobwatch.sim.kubelet import Kubelet, Script
-from jobwatch.sim.objects import (
+from jobwatch_testbed.sim.kubelet import Kubelet, Script
+from jobwatch_testbed.sim.objects import (
     COMPLETION_INDEX,
     INDEX_FAILURE_COUNT,
     job_condition,
     pod_for_job,
 )
-from jobwatch.sim.store import JOB_TRACKING_FINALIZER, JOBS, PODS, Obj, Store
-from jobwatch.sim.timing import SimTime
+from jobwatch_testbed.sim.store import JOB_TRACKING_FINALIZER, JOBS, PODS, Obj, Store
+from jobwatch_testbed.sim.timing import SimTime
 
 ScriptFor = Callable[[int, int | None], Script]
 """Chooses the kubelet script for a new pod: (attempt number, completion index or None)."""

@@ -19,11 +19,11 @@ import random
 
 import orjson
 
-from jobwatch.sim.clock import Clock, utcnow
-from jobwatch.sim.kubelet import PodHandle
-from jobwatch.sim.objects import container, new_job, pod_for_job
-from jobwatch.sim.store import JOBS, PODS, Store
-from jobwatch.sim.timing import SimTime
+from jobwatch_testbed.sim.clock import Clock, utcnow
+from jobwatch_testbed.sim.kubelet import PodHandle
+from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
+from jobwatch_testbed.sim.store import JOBS, PODS, Store
+from jobwatch_testbed.sim.timing import SimTime
 
 TICK = 0.01  # seconds between emission batches
 

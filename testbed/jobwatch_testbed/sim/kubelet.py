@@ -21,9 +21,9 @@ import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from jobwatch.sim.objects import condition, container_id, image_id
-from jobwatch.sim.store import PODS, Obj, Store
-from jobwatch.sim.timing import SimTime
+from jobwatch_testbed.sim.objects import condition, container_id, image_id
+from jobwatch_testbed.sim.store import PODS, Obj, Store
+from jobwatch_testbed.sim.timing import SimTime
 
 Script = Callable[["PodHandle"], Coroutine[Any, Any, None]]
 NODE = "sim-worker-1"

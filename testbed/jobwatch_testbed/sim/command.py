@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from jobwatch.interrupt import run_until_interrupted
-from jobwatch.sim.timing import DEFAULT_SPEED
+from jobwatch_testbed.interrupt import run_until_interrupted
+from jobwatch_testbed.sim.timing import DEFAULT_SPEED
 
 
 def register(subparsers: Any) -> None:
@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
 
 
 def list_scenarios(out: TextIO) -> None:
-    from jobwatch.sim.scenarios import SCENARIOS
+    from jobwatch_testbed.sim.scenarios import SCENARIOS
 
     width = max(len(n) for n in SCENARIOS)
     for scenario in SCENARIOS.values():
@@ -70,8 +70,8 @@ def list_scenarios(out: TextIO) -> None:
 
 
 async def serve(args: argparse.Namespace, out: TextIO) -> None:
-    from jobwatch.sim.player import ScenarioPlayer, select
-    from jobwatch.sim.server import SimServer
+    from jobwatch_testbed.sim.player import ScenarioPlayer, select
+    from jobwatch_testbed.sim.server import SimServer
 
     names = None if args.scenarios in ("", "all") else args.scenarios.split(",")
     scenarios = select(names)
@@ -96,7 +96,7 @@ async def serve(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from jobwatch.sim.player import UnknownScenarioError
+    from jobwatch_testbed.sim.player import UnknownScenarioError
 
     out = sys.stdout
     if args.list:

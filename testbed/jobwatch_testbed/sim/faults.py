@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from jobwatch.sim.store import Store
+from jobwatch_testbed.sim.store import Store
 
 
 @dataclass

@@ -20,10 +20,10 @@ from rich.table import Table
 from rich.text import Text
 
 from jobwatch.analysis.report import JobReport
-from jobwatch.interrupt import run_until_interrupted
-from jobwatch.monitoring import WebhookReceiver
-from jobwatch.sim import DEFAULT_SPEED, SCENARIOS
-from jobwatch.stack import Stack, alerting_tools_missing, run_stack
+from jobwatch_testbed.interrupt import run_until_interrupted
+from jobwatch_testbed.monitoring import WebhookReceiver
+from jobwatch_testbed.sim import DEFAULT_SPEED, SCENARIOS
+from jobwatch_testbed.stack import Stack, alerting_tools_missing, run_stack
 
 EXIT_USAGE = 2
 PIPED_WIDTH = 220
@@ -251,7 +251,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "demo",
         help="run the embedded cluster, the exporter, Prometheus and Alertmanager, and watch",
         description=(
-            "Start jobwatch.sim with its scenarios (failing, stalled, hidden-failure and healthy "
+            "Start the sim with its scenarios (failing, stalled, hidden-failure and healthy "
             "Jobs, and a failing CronJob), the exporter against it, and, when installed, "
             "Prometheus with the generated rules and Alertmanager with the generated routing. "
             "Shows what the exporter sees and the alerts as they fire and resolve. Time is "

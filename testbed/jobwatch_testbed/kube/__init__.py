@@ -1,0 +1,1 @@
+"""The real control plane on loopback, built from Kubernetes Go modules (`make kube`)."""
