@@ -202,7 +202,6 @@ class Pod:
     namespace: str
     name: str
     uid: str
-    resource_version: str
     job_uid: str  # the controller Job's UID: ownerReference, else the controller-uid labels
     phase: str
     reason: str  # status.reason, e.g. Evicted, DeadlineExceeded
@@ -255,7 +254,6 @@ def parse_pod(raw: Raw) -> Pod:
         namespace=_word(meta.get("namespace")),
         name=_str(meta.get("name")),
         uid=_str(meta.get("uid")),
-        resource_version=_str(meta.get("resourceVersion")),
         job_uid=job_uid,
         phase=_word(status.get("phase")),
         reason=_word(status.get("reason")),
@@ -309,7 +307,6 @@ class Job:
     namespace: str
     name: str
     uid: str
-    resource_version: str
     created_at: float | None
     cronjob: str  # owner CronJob's name, "" for a standalone Job
     cronjob_uid: str  # owner CronJob's UID: what a sharded exporter hashes such a Job by
@@ -379,7 +376,6 @@ def parse_job(raw: Raw) -> Job:
         namespace=_word(meta.get("namespace")),
         name=_str(meta.get("name")),
         uid=_word(meta.get("uid")),
-        resource_version=_str(meta.get("resourceVersion")),
         created_at=parse_time(meta.get("creationTimestamp")),
         cronjob=_word(owner.get("name")) if owner.get("kind") == "CronJob" else "",
         cronjob_uid=_str(owner.get("uid")) if owner.get("kind") == "CronJob" else "",
