@@ -1,21 +1,25 @@
 # syntax=docker/dockerfile:1
 # jobwatch image: a venv built from uv.lock, copied onto a slim Python runtime as non-root.
+#
+# Both base images are build arguments. `docker build .` uses the public ones below; `make image`
+# builds this same file with buildah and no registry, from a local Debian bookworm + python3 base
+# (mmdebstrap) and a local uv image holding the PyPI wheel's binary of the pinned version
+# (docker/build-image.sh). PYTHON_IMAGE must provide python3 3.11 on PATH.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
-FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+FROM ${UV_IMAGE} AS uv
 
 FROM ${PYTHON_IMAGE} AS build
-COPY --from=uv /uv /usr/local/bin/uv
-WORKDIR /src
-# Only what the wheel needs (see .dockerignore); the venv path must match the runtime stage.
-COPY pyproject.toml uv.lock README.md ./
-COPY exporter/ exporter/
-COPY rules/config.yaml rules/config.yaml
-COPY rules/templates/ rules/templates/
-COPY alertmanager/templates/ alertmanager/templates/
-COPY docker/build-venv.sh /usr/local/bin/build-venv.sh
-RUN ["/usr/local/bin/build-venv.sh", "/src", "/opt/jobwatch"]
+# The context holds only what the wheel needs (.dockerignore is an allow-list): one layer.
+# The venv path must match the runtime stage. uv is mounted for the one step that uses it.
+# Behind a TLS-intercepting proxy, pass its CA bundle as a secret (never stored in a layer):
+#   docker build --secret id=ca-certificates,src=/etc/ssl/certs/ca-certificates.crt .
+COPY . /src/
+RUN --mount=type=bind,from=uv,source=/uv,target=/usr/local/bin/uv \
+    --mount=type=secret,id=ca-certificates \
+    ["/src/docker/build-venv.sh", "/src", "/opt/jobwatch"]
 
 FROM ${PYTHON_IMAGE}
 ARG VERSION=0.1.0

@@ -28,13 +28,15 @@ tools: ## install Prometheus, Alertmanager, promtool and amtool from Debian when
 	    $(APT_PKGS) >/dev/null; \
 	fi
 
-kube: ## build etcd, kube-apiserver, kube-controller-manager and kubectl from Go modules (once, cached by version)
+kube: ## build etcd, kube-apiserver, kube-controller-manager, kubectl and prometheus-operator from Go modules (once, cached by version)
 	@$(KUBE_BUILD) $(if $(filter true 1 yes,$(CI)),,--optional)
+	@PYTHONPATH=testbed python3 -m jobwatch_testbed.kube.operator $(if $(filter true 1 yes,$(CI)),,--optional)
 
-lint: setup ## ruff and mypy --strict
+lint: setup ## ruff, mypy --strict and the layer contracts (import-linter)
 	.venv/bin/ruff check exporter testbed tests bench
 	.venv/bin/ruff format --check exporter testbed tests bench
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 test: setup tools kube lint ## install everything (the control plane too), then run the whole suite
 	$(PY) -m pytest -q
@@ -52,7 +54,7 @@ check-generated: setup ## fail if a committed generated file differs from a fres
 	$(PY) -m pytest -q tests/rules/test_generated.py
 
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis dist
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache dist
 
 .PHONY: chart chart-test
 # `make generate` writes the chart's copies of the rule groups and dashboard into helm/jobwatch/files.
@@ -60,3 +62,9 @@ chart: generate ## refresh helm/jobwatch/files from a fresh render of the rules 
 
 chart-test: setup tools ## Helm chart lint/render/schema checks, hadolint, clean-venv image install
 	$(PY) -m pytest -q tests/deploy
+
+.PHONY: image
+# No Docker engine needed: buildah (chroot isolation, vfs) builds the Dockerfile from a Debian
+# bookworm + python3 base made with mmdebstrap and cached in ~/.cache/jobwatch-image by recipe.
+image: ## build the container image localhost/jobwatch:VERSION (installs buildah, mmdebstrap)
+	@bash docker/build-image.sh

@@ -131,8 +131,8 @@ async def _run(kubeconfig: str) -> None:
                     "scrape_lag": probe.during_scrapes(),
                     "gc_pauses": probe.gc_pauses,
                     "unrendered_max": max(probe.unrendered, default=0.0),
-                    "jobs": len(exporter.state._jobs),
-                    "pods": len(exporter.state._pods),
+                    "jobs": len(exporter.state.store.jobs),
+                    "pods": len(exporter.state.store.pods),
                 }
                 sys.stdout.write(orjson.dumps(stats).decode() + "\n")
                 sys.stdout.flush()

@@ -33,7 +33,8 @@ import orjson
 from bench import naive
 from bench.common import Section, fmt_bytes, fmt_ratio, fmt_time, percentile, progress
 from jobwatch.cluster.informer import Informer
-from jobwatch.state import JOBS, PODS, ExporterState
+from jobwatch.model import JOBS, PODS
+from jobwatch.state import ExporterState
 from jobwatch_testbed.sim.kubeconfig import kubeconfig_yaml
 from jobwatch_testbed.sim.load import LoadGenerator
 from jobwatch_testbed.sim.store import JOBS as SIM_JOBS
@@ -126,14 +127,14 @@ def inprocess(
     result = InProcess(jobs, len(pod_objs))
     state = ExporterState()
     for resource, objects in ((JOBS, job_objs), (PODS, pod_objs)):
-        state.expect(resource, None)
+        state.telemetry.expect(resource, None)
         state.list_started(resource, None)
         for start in range(0, len(objects), PAGE):
             state.list_page(resource, None, objects[start : start + PAGE])
         state.list_done(resource, None)
-        state.synced(resource, None)
+        state.telemetry.synced(resource, None)
     del job_objs
-    informer = Informer(None, "pods", None, "", state, state, idle_timeout=60)  # type: ignore[arg-type]
+    informer = Informer(None, PODS, None, "", state, state.telemetry, idle_timeout=60)  # type: ignore[arg-type]
     watch = _GcWatch()
     gc.callbacks.append(watch)
     try:

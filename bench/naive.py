@@ -43,10 +43,9 @@ class NaiveCollector:
             m.JOB_LAST_EXIT_CODE.help,
             labels=list(m.JOB_LAST_EXIT_CODE.labels),
         )
-        pods_by_job = self._state._pods_by_job
-        for uid, job in self._state._jobs.items():
-            pods = sorted(pods_by_job.get(uid, {}).values(), key=lambda p: p.created_at or 0.0)
-            r = analyse(job, pods, now)
+        store = self._state.store
+        for uid, job in store.jobs.items():
+            r = analyse(job, store.pods_of(uid), now)
             key = [r.namespace, r.name, r.cronjob]
             info.add_metric([*key, r.restart_policy, r.completion_mode], 1)
             state.add_metric([*key, r.state.value, r.reason], 1)

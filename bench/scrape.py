@@ -18,8 +18,9 @@ import orjson
 
 from bench.common import Case, Section, fmt_bytes, fmt_ratio, fmt_time, interleaved, progress
 from bench.workload import Cluster, Raw, cluster
-from jobwatch.body import GZIP_LEVEL
-from jobwatch.state import JOBS, PODS, ExporterState
+from jobwatch.model import JOBS, PODS
+from jobwatch.server import GZIP_LEVEL
+from jobwatch.state import ExporterState
 
 FORMATS = {"text": False, "OpenMetrics": True}
 

@@ -14,7 +14,8 @@ import orjson
 
 from bench.common import Section, fmt_time, progress
 from bench.workload import generator, modified_pod_lines
-from jobwatch.state import JOBS, PODS, ExporterState
+from jobwatch.model import JOBS, PODS
+from jobwatch.state import ExporterState
 from jobwatch_testbed.sim.store import JOBS as SIM_JOBS
 from jobwatch_testbed.sim.store import PODS as SIM_PODS
 

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Install jobwatch and its locked runtime dependencies into a fresh virtualenv.
 #
-# The image's build stage RUNs this; tests/deploy runs it too, in a temporary copy of the build
-# context, because there is no Docker engine in CI. The project is installed as a built wheel
-# (--no-editable), so the venv needs nothing from the source tree afterwards.
+# The image's build stage RUNs this (`make image` builds the image for real, tests/deploy runs it).
+# The project is installed as a built wheel (--no-editable), so the venv needs nothing from the
+# source tree afterwards.
 #
 # usage: build-venv.sh SOURCE_DIR VENV_DIR     (PYTHON selects the interpreter, default python3)
 set -eu
@@ -15,6 +15,11 @@ export UV_PROJECT_ENVIRONMENT="$venv"
 export UV_PYTHON_DOWNLOADS=never
 export UV_LINK_MODE=copy
 export UV_COMPILE_BYTECODE="${UV_COMPILE_BYTECODE:-1}"
+
+# The image build's optional CA-bundle secret (see the Dockerfile): trust what the host trusts.
+if [ -z "${SSL_CERT_FILE:-}" ] && [ -s /run/secrets/ca-certificates ]; then
+    export SSL_CERT_FILE=/run/secrets/ca-certificates
+fi
 
 cd "$src"
 uv sync --frozen --no-dev --no-editable --python "${PYTHON:-python3}"

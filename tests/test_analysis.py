@@ -488,6 +488,28 @@ CASES = [
         state="running",
     ),
     Case(
+        "s1_10_a_per_index_job_the_global_limit_failed_reports_the_global_budget",
+        job(
+            backoff_limit=1,
+            spec={
+                "completionMode": "Indexed",
+                "completions": 2,
+                "parallelism": 2,
+                "backoffLimitPerIndex": 3,
+            },
+            status={"failed": 3, **DONE},
+            conditions=FAILED_BLE,
+        ),
+        [
+            failed_pod("a0", index=0, index_failures=0, tracked=False),
+            failed_pod("b0", index=0, index_failures=1, tracked=False),
+            failed_pod("a1", index=1, index_failures=0, code=137, tracked=False),
+        ],
+        state="failed",
+        reason="BackoffLimitExceeded",
+        attempts=(3, 1, 0),
+    ),
+    Case(
         "s1_10_per_index_budget_when_it_is_the_tighter_one",
         job(
             backoff_limit=10,

@@ -6,16 +6,37 @@ Expected values are derived from docs/job-semantics.md (cited as §n) and writte
 from __future__ import annotations
 
 import json
+import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jobwatch.cli import main
+from tests.tools import unavailable
 
-# A copy of ../shared/fixtures, so a clone is self-contained; kept identical by a test below.
+# A copy of the steering folder's fixtures (shared/fixtures, beside the repository), so a clone
+# is self-contained; kept identical by a test below.
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_fixtures() -> Path | None:
+    """shared/fixtures beside the repository: beside this checkout (the CI clone), or beside the
+    main checkout of a git worktree."""
+    beside = [REPO.parent]
+    common = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if common.returncode == 0:
+        beside.append(Path(common.stdout.strip()).parent.parent)
+    return next(
+        (d / "shared" / "fixtures" for d in beside if (d / "shared" / "fixtures").is_dir()), None
+    )
 
 
 def _attempts(used: int, limit: int, remaining: int) -> dict[str, int]:
@@ -26,124 +47,108 @@ def _exit(pod: str, container: str, code: int, reason: str, cause: str) -> dict[
     return {"pod": pod, "container": container, "code": code, "reason": reason, "cause": cause}
 
 
-# file: (namespace, name, cronjob, state, reason, attempts, last_exit, hidden, stall, deadline)
-EXPECTED: dict[str, tuple[Any, ...]] = {
+@dataclass(frozen=True)
+class Expected:
+    """What `jobwatch diagnose -o json` must say about the fixture's Job."""
+
+    namespace: str
+    name: str
+    state: str
+    reason: str
+    attempts: dict[str, int]
+    last_exit: dict[str, Any] | None
+    cronjob: str = ""
+    hidden: list[dict[str, Any]] = field(default_factory=list)
+    stall: dict[str, str] | None = None
+    deadline: str | None = None
+
+
+EXPECTED: dict[str, Expected] = {
     # §1.2: backoffLimit 1 tolerates one failure; the second exceeds it.
-    "backoff_limit_exceeded_never": (
-        "job-8421",
-        "backofflimit",
-        "",
-        "failed",
-        "BackoffLimitExceeded",
-        _attempts(2, 1, 0),
-        _exit("backofflimit-x9d4s", "c", 1, "Error", "app_error"),
-        [],
-        None,
-        None,
+    "backoff_limit_exceeded_never": Expected(
+        namespace="job-8421",
+        name="backofflimit",
+        state="failed",
+        reason="BackoffLimitExceeded",
+        attempts=_attempts(2, 1, 0),
+        last_exit=_exit("backofflimit-x9d4s", "c", 1, "Error", "app_error"),
     ),
     # §5.3: Complete with status.failed = 1.
-    "complete_with_failed_pods": (
-        "job-2207",
-        "fail-once-non-local",
-        "",
-        "succeeded",
-        "CompletionsReached",
-        _attempts(1, 6, 5),
-        _exit("fail-once-non-local-2xq8d", "c", 1, "Error", "app_error"),
-        [{"kind": "failed_pods_before_success", "count": 1}],
-        None,
-        None,
+    "complete_with_failed_pods": Expected(
+        namespace="job-2207",
+        name="fail-once-non-local",
+        state="succeeded",
+        reason="CompletionsReached",
+        attempts=_attempts(1, 6, 5),
+        last_exit=_exit("fail-once-non-local-2xq8d", "c", 1, "Error", "app_error"),
+        hidden=[{"kind": "failed_pods_before_success", "count": 1}],
     ),
     # §4: a missing ConfigMap key keeps the pod Pending; nothing is ever counted.
-    "createcontainerconfigerror_stall": (
-        "default",
-        "config-app",
-        "",
-        "stalled",
-        "config_error",
-        _attempts(0, 6, 6),
-        None,
-        [],
-        {"reason": "config_error", "since": "2026-05-04T16:00:00Z"},
-        None,
+    "createcontainerconfigerror_stall": Expected(
+        namespace="default",
+        name="config-app",
+        state="stalled",
+        reason="config_error",
+        attempts=_attempts(0, 6, 6),
+        last_exit=None,
+        stall={"reason": "config_error", "since": "2026-05-04T16:00:00Z"},
     ),
     # §1.3 OnFailure: remaining = max(6, 1) - 1 - 0 restarts = 5.
-    "cronjob_owned_job": (
-        "default",
-        "hello-29620477",
-        "hello",
-        "succeeded",
-        "CompletionsReached",
-        _attempts(0, 6, 5),
-        _exit("hello-29620477-bxk7j", "hello", 0, "Completed", "success"),
-        [],
-        None,
-        None,
+    "cronjob_owned_job": Expected(
+        namespace="default",
+        name="hello-29620477",
+        cronjob="hello",
+        state="succeeded",
+        reason="CompletionsReached",
+        attempts=_attempts(0, 6, 5),
+        last_exit=_exit("hello-29620477-bxk7j", "hello", 0, "Completed", "success"),
     ),
     # §1.13: the deleted active pods are counted; SIGKILL after the grace period at the deadline.
-    "deadline_exceeded": (
-        "job-5310",
-        "exceed-active-deadline",
-        "",
-        "failed",
-        "DeadlineExceeded",
-        _attempts(2, 6, 0),
-        _exit("exceed-active-deadline-zl7pm", "c", 137, "Error", "deadline_exceeded"),
-        [],
-        None,
-        "2026-05-04T14:00:01Z",
+    "deadline_exceeded": Expected(
+        namespace="job-5310",
+        name="exceed-active-deadline",
+        state="failed",
+        reason="DeadlineExceeded",
+        attempts=_attempts(2, 6, 0),
+        last_exit=_exit("exceed-active-deadline-zl7pm", "c", 137, "Error", "deadline_exceeded"),
+        deadline="2026-05-04T14:00:01Z",
     ),
     # §5.2: `sh -c missing` is the shell's 127 with reason Error, not StartError.
-    "exit127_shell_command_not_found": (
-        "default",
-        "cmd-not-found",
-        "",
-        "failed",
-        "BackoffLimitExceeded",
-        _attempts(1, 0, 0),
-        _exit("cmd-not-found-q4w8z", "task", 127, "Error", "command_not_found"),
-        [],
-        None,
-        None,
+    "exit127_shell_command_not_found": Expected(
+        namespace="default",
+        name="cmd-not-found",
+        state="failed",
+        reason="BackoffLimitExceeded",
+        attempts=_attempts(1, 0, 0),
+        last_exit=_exit("cmd-not-found-q4w8z", "task", 127, "Error", "command_not_found"),
     ),
     # §4: backoffLimit 0 and still waiting forever.
-    "imagepullbackoff_stall": (
-        "default",
-        "invalid-image",
-        "",
-        "stalled",
-        "image_pull",
-        _attempts(0, 0, 0),
-        None,
-        [],
-        {"reason": "image_pull", "since": "2026-05-04T15:00:00Z"},
-        None,
+    "imagepullbackoff_stall": Expected(
+        namespace="default",
+        name="invalid-image",
+        state="stalled",
+        reason="image_pull",
+        attempts=_attempts(0, 0, 0),
+        last_exit=None,
+        stall={"reason": "image_pull", "since": "2026-05-04T15:00:00Z"},
     ),
     # §1.3: one restart of limit 3: min(3 - 0, 3 - 1 - 1) = 1 remaining.
-    "onfailure_restarts_in_progress": (
-        "default",
-        "fail-onfailure",
-        "",
-        "running",
-        "",
-        _attempts(1, 3, 1),
-        _exit("fail-onfailure-7x2kq", "main", 1, "Error", "app_error"),
-        [],
-        None,
-        None,
+    "onfailure_restarts_in_progress": Expected(
+        namespace="default",
+        name="fail-onfailure",
+        state="running",
+        reason="",
+        attempts=_attempts(1, 3, 1),
+        last_exit=_exit("fail-onfailure-7x2kq", "main", 1, "Error", "app_error"),
     ),
     # §5.2: 137 with reason OOMKilled.
-    "oomkilled_137": (
-        "mem-example",
-        "memory-demo-2",
-        "",
-        "failed",
-        "BackoffLimitExceeded",
-        _attempts(1, 0, 0),
-        _exit("memory-demo-2-b8x7t", "memory-demo-2-ctr", 137, "OOMKilled", "oom_killed"),
-        [],
-        None,
-        None,
+    "oomkilled_137": Expected(
+        namespace="mem-example",
+        name="memory-demo-2",
+        state="failed",
+        reason="BackoffLimitExceeded",
+        attempts=_attempts(1, 0, 0),
+        last_exit=_exit("memory-demo-2-b8x7t", "memory-demo-2-ctr", 137, "OOMKilled", "oom_killed"),
     ),
 }
 
@@ -158,9 +163,12 @@ def test_every_fixture_has_an_expectation() -> None:
 
 
 def test_fixture_copies_match_shared() -> None:
-    if not SHARED.is_dir():
-        return  # a clone without shared/ beside it: the copies are the fixtures
-    for path in SHARED.glob("*.json"):
+    shared = shared_fixtures()
+    if shared is None:
+        unavailable(f"no shared/fixtures beside {REPO} to compare the copies with")
+    originals = sorted(shared.glob("*.json"))
+    assert [p.name for p in originals] == sorted(p.name for p in FIXTURES.glob("*.json"))
+    for path in originals:
         assert (FIXTURES / path.name).read_bytes() == path.read_bytes(), path.name
 
 
@@ -170,20 +178,22 @@ def test_fixture_diagnosis(name: str, tmp_path: Path, capsys: pytest.CaptureFixt
     dump.write_text(json.dumps(_as_list(FIXTURES / f"{name}.json")))
     assert main(["diagnose", "-f", str(dump), "-o", "json", "--now", "2026-05-04T20:00:00Z"]) == 0
     (job,) = json.loads(capsys.readouterr().out)["jobs"]
-    ns, job_name, cronjob, state, reason, attempts, last_exit, hidden, stall, deadline = EXPECTED[
-        name
-    ]
-    assert (job["namespace"], job["name"], job["cronjob"]) == (ns, job_name, cronjob)
-    assert (job["state"], job["reason"]) == (state, reason)
-    assert job["attempts"] == attempts
-    if last_exit is None:
+    expected = EXPECTED[name]
+    assert (job["namespace"], job["name"], job["cronjob"]) == (
+        expected.namespace,
+        expected.name,
+        expected.cronjob,
+    )
+    assert (job["state"], job["reason"]) == (expected.state, expected.reason)
+    assert job["attempts"] == expected.attempts
+    if expected.last_exit is None:
         assert job["last_exit"] is None
     else:
         meaning = job["last_exit"].pop("meaning")
-        assert job["last_exit"] == last_exit
-        assert meaning.startswith(f"exit {last_exit['code']}: ")
-    assert job["hidden_failures"] == hidden
-    assert job["stall"] == stall
+        assert job["last_exit"] == expected.last_exit
+        assert meaning.startswith(f"exit {expected.last_exit['code']}: ")
+    assert job["hidden_failures"] == expected.hidden
+    assert job["stall"] == expected.stall
     assert job["next_retry_at"] is None  # finished, stalled on a live pod, or no pod failure yet
-    assert job["deadline_at"] == deadline
+    assert job["deadline_at"] == expected.deadline
     assert job["advice"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from jobwatch_testbed.monitoring import run_alertmanager, run_prometheus, run_webhook_receiver
-from tests.tools import require
+from tests.tools import tool
 
 RULES = """
 groups:
@@ -35,37 +35,35 @@ async def _metrics_server() -> tuple[web.AppRunner, str]:
     return runner, f"127.0.0.1:{port}"
 
 
-def test_an_alert_travels_from_prometheus_through_alertmanager_to_the_webhook(
+async def test_an_alert_travels_from_prometheus_through_alertmanager_to_the_webhook(
     tmp_path: Path,
 ) -> None:
-    require("prometheus", "prometheus-alertmanager")
+    tool("prometheus")
+    tool("prometheus-alertmanager")
     rules = tmp_path / "rules.yml"
     rules.write_text(RULES)
 
-    async def body() -> None:
-        runner, target = await _metrics_server()
-        try:
-            async with run_webhook_receiver() as receiver:
-                config = {
-                    "route": {
-                        "receiver": "hook",
-                        "group_wait": "1s",
-                        "group_interval": "1s",
-                        "repeat_interval": "1h",
-                    },
-                    "receivers": [{"name": "hook", "webhook_configs": [{"url": receiver.url}]}],
-                }
-                async with (
-                    run_alertmanager(config) as am,
-                    run_prometheus([target], [rules], alertmanager=am.url) as prom,
-                ):
-                    async with asyncio.timeout(45):
-                        await receiver.wait_for(lambda r: bool(r.alerts("firing")))
-                    (alert,) = receiver.alerts("firing")[:1]
-                    assert alert["labels"]["alertname"] == "SmokeSeen"
-                    assert alert["annotations"]["summary"] == "value 2"
-                    assert (await prom.query("smoke_value"))[0]["value"][1] == "2"
-        finally:
-            await runner.cleanup()
-
-    asyncio.run(body())
+    runner, target = await _metrics_server()
+    try:
+        async with run_webhook_receiver() as receiver:
+            config = {
+                "route": {
+                    "receiver": "hook",
+                    "group_wait": "1s",
+                    "group_interval": "1s",
+                    "repeat_interval": "1h",
+                },
+                "receivers": [{"name": "hook", "webhook_configs": [{"url": receiver.url}]}],
+            }
+            async with (
+                run_alertmanager(config) as am,
+                run_prometheus([target], [rules], alertmanager=am.url) as prom,
+            ):
+                async with asyncio.timeout(45):
+                    await receiver.wait_for(lambda r: bool(r.alerts("firing")))
+                (alert,) = receiver.alerts("firing")[:1]
+                assert alert["labels"]["alertname"] == "SmokeSeen"
+                assert alert["annotations"]["summary"] == "value 2"
+                assert (await prom.query("smoke_value"))[0]["value"][1] == "2"
+    finally:
+        await runner.cleanup()

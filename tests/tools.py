@@ -25,17 +25,12 @@ def unavailable(message: str) -> NoReturn:
     pytest.skip(message)
 
 
-def require(*tools: str) -> None:
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        unavailable(f"missing {', '.join(missing)}: run `make tools`")
-
-
-def tool_path(name: str) -> str:
-    """Path to a binary: on PATH or next to this interpreter (`.venv/bin`, for PyPI tools)."""
+def tool(name: str) -> str:
+    """The path of a binary the test runs: on PATH or next to this interpreter (`.venv/bin`, for
+    tools from PyPI). Missing: the test fails under CI=true and is skipped elsewhere."""
     found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if found is None:
-        unavailable(f"missing {name}: run `make setup` / `make tools`")
+        unavailable(f"{name} is not installed: run `make setup` and `make tools`")
     return found
 
 

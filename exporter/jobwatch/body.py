@@ -36,15 +36,14 @@ def deflate(data: bytes, level: int = GZIP_LEVEL) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One cached part of a body, with its compressed form and CRC-32."""
+    """One cached part of a body, with its compressed form."""
 
     raw: bytes
     deflated: bytes
-    crc: int
 
     @classmethod
     def of(cls, raw: bytes) -> Segment:
-        return cls(raw, deflate(raw), zlib.crc32(raw))
+        return cls(raw, deflate(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +105,9 @@ class ChunkedFamilies:
 
     def __len__(self) -> int:
         return len(self._chunk_of)
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self._chunk_of
 
     @property
     def stale(self) -> int:

@@ -35,7 +35,14 @@ def fail(message: str) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from jobwatch.diagnose import InputError, diagnose, load_dump, render_json, render_table
+    from jobwatch.diagnose import (
+        InputError,
+        diagnose,
+        load_dump,
+        read_bounded,
+        render_json,
+        render_table,
+    )
 
     now = time.time()
     if args.now is not None:
@@ -47,15 +54,13 @@ def _diagnose(args: argparse.Namespace) -> int:
         if args.file == "-":
             if sys.stdin.isatty():
                 return fail("no input: pipe `kubectl get jobs,pods -A -o json` in, or pass -f FILE")
-            text = sys.stdin.read()
+            text = read_bounded(sys.stdin.buffer)
         else:
-            with open(args.file, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(args.file, "rb") as handle:
+                text = read_bounded(handle)
         dump = load_dump(text)
     except OSError as error:
         return fail(f"cannot read {args.file}: {error.strerror}")
-    except UnicodeDecodeError:
-        return fail(f"{args.file} is not UTF-8 text")
     except InputError as error:
         return fail(str(error))
     reports = diagnose(dump, now, namespace=args.namespace, job=args.job)

@@ -11,12 +11,17 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from jobwatch.analysis import JobReport, analyse, pods_by_job
 from jobwatch.model import Job, Pod, parse_job, parse_pod
 
 LIST_KINDS = frozenset({"List", "JobList", "PodList"})
+MAX_INPUT_BYTES = 256 * 1024 * 1024  # a 50k-pod `kubectl get -o json` dump is about 1 GB/20
+# The largest time RFC 3339 and Python's datetime can write: later instants (an
+# activeDeadlineSeconds of 10^12, which the API server accepts) are shown as this bound.
+LATEST_SHOWN = "9999-12-31T23:59:59Z"
+_LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 
 class InputError(ValueError):
@@ -45,6 +50,10 @@ def _documents(text: str) -> Iterator[Any]:
                 f"not JSON at line {error.lineno} column {error.colno}: {error.msg} "
                 "(expected `kubectl get jobs,pods -o json` output)"
             ) from None
+        except RecursionError:
+            raise InputError("JSON nested too deeply to be a Kubernetes object") from None
+        except ValueError as error:  # e.g. an integer of more than 4300 digits
+            raise InputError(f"unreadable JSON value: {str(error).split(';')[0]}") from None
         yield document
 
 
@@ -99,10 +108,31 @@ def diagnose(
     return [analyse(j, by_job.get(j.uid, []), now) for j in selected]
 
 
+def read_bounded(stream: BinaryIO, limit: int = MAX_INPUT_BYTES) -> str:
+    """At most `limit` bytes of UTF-8 text (`-f /dev/zero` must not read until MemoryError)."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"input larger than {limit // (1024 * 1024)} MiB; filter the dump")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("input is not UTF-8 text") from None
+
+
+def printable(text: str) -> str:
+    """`text` without lone surrogates (JSON `\\ud800` escapes), which no terminal can encode."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def rfc3339(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not timestamp <= _LATEST:  # also NaN
+        return LATEST_SHOWN
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):  # before year 1
+        return "0001-01-01T00:00:00Z"
 
 
 def report_to_json(report: JobReport) -> dict[str, Any]:
@@ -186,4 +216,4 @@ def render_table(reports: list[JobReport], now: float) -> str:
             lines.append(f"  deadline  {rfc3339(r.deadline_at)}")
         lines.append(f"  advice    {r.advice}")
         lines.append("")
-    return "\n".join(lines)
+    return printable("\n".join(lines))

@@ -1,6 +1,7 @@
 """Prometheus text 0.0.4 and OpenMetrics 1.0.0 exposition, rendered from `metrics.py`.
 
-Pure functions. A Job (or CronJob) renders to `Fragments`: its sample lines per family, which do
+Only the format: pure functions from reports and values to bytes. Which format a client gets is
+`jobwatch.negotiation`'s; what is kept between scrapes is `jobwatch.state`'s. A Job (or CronJob) renders to `Fragments`: its sample lines per family, which do
 not depend on the format (only headers, counters and `# EOF` differ). The store keeps fragments
 per object and re-renders them only when the object changes; a scrape then only joins bytes
 (design principle 4). Values that change with time are exported as timestamps, so the
@@ -10,55 +11,30 @@ fragments stay valid between events.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 
 from jobwatch import metrics as m
-from jobwatch.analysis.report import JobReport
+from jobwatch import vocabulary as v
+from jobwatch.analysis.report import CronJobStatus, JobReport
 from jobwatch.metrics import Metric
 
-TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-OPENMETRICS_VERSIONS = ("", "1.0.0", "0.0.1")
-
+# Every label value is cut to this many characters (Kubernetes names are at most 253).
+MAX_LABEL_CHARS = 253
 # Sample lines of one object, by family name. Each value ends with "\n".
 Fragments = dict[str, bytes]
-
-JOB_FAMILIES: tuple[Metric, ...] = tuple(
-    f for f in m.ALL if f.labels[: len(m.JOB_LABELS)] == m.JOB_LABELS and f.type == "gauge"
-)
-CRONJOB_FAMILIES: tuple[Metric, ...] = tuple(
-    f for f in m.ALL if f.name.startswith("jobwatch_cronjob_") and f.labels[:2] == m.CRONJOB_LABELS
-)
-
-
-@dataclass(frozen=True, slots=True)
-class CronJobStatus:
-    """What the per-CronJob series say; built by `jobwatch.cronjobs`."""
-
-    namespace: str
-    cronjob: str
-    last_state: str
-    last_reason: str
-    last_success_at: float | None
-    last_failure_at: float | None
-    first_seen_at: float | None
-    consecutive_failures: int
-
-
-@dataclass(frozen=True, slots=True)
-class CounterSeries:
-    """One counter series: label values in the family's label order, value, creation time."""
-
-    labels: tuple[str, ...]
-    value: float
-    created: float
+# One counter series: label values in the family's label order, value, creation time.
+Series = tuple[tuple[str, ...], float, float]
 
 
 # --- lines --------------------------------------------------------------------------------
 
 
 def escape_label(value: str) -> str:
+    """Escaped and bounded: at most MAX_LABEL_CHARS characters, lone surrogates replaced."""
+    if len(value) > MAX_LABEL_CHARS:
+        value = value[:MAX_LABEL_CHARS]
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
@@ -126,8 +102,9 @@ class _Lines:
 def render_job(report: JobReport) -> Fragments:
     """All per-Job series of one Job. No (name, labels) pair twice."""
     out = _Lines((report.namespace, report.name, report.cronjob), m.JOB_LABELS)
-    out.add(m.JOB_INFO, 1, report.restart_policy, report.completion_mode)
-    out.add(m.JOB_STATE, 1, report.state.value, report.reason)
+    policy = v.bounded(report.restart_policy, v.RESTART_POLICIES)
+    out.add(m.JOB_INFO, 1, policy, v.bounded(report.completion_mode, v.COMPLETION_MODES))
+    out.add(m.JOB_STATE, 1, report.state.value, v.bounded(report.reason, v.JOB_REASONS))
     if (a := report.attempts) is not None:
         out.add(m.JOB_ATTEMPTS_USED, a.used)
         out.add(m.JOB_ATTEMPTS_LIMIT, a.limit)
@@ -137,7 +114,8 @@ def render_job(report: JobReport) -> Fragments:
     if report.max_failed_indexes is not None:
         out.add(m.JOB_MAX_FAILED_INDEXES, report.max_failed_indexes)
     if (e := report.last_exit) is not None:
-        out.add(m.JOB_LAST_EXIT_CODE, e.code, e.container, e.reason, e.cause.value)
+        reason = v.bounded(e.reason or "", v.EXIT_REASONS)
+        out.add(m.JOB_LAST_EXIT_CODE, e.code, e.container, reason, e.cause.value)
         if e.finished_at is not None:
             out.add(m.JOB_LAST_EXIT_TIMESTAMP, e.finished_at, e.cause.value)
     latest: dict[str, float] = {}
@@ -169,7 +147,8 @@ def render_job(report: JobReport) -> Fragments:
 
 def render_cronjob(status: CronJobStatus) -> Fragments:
     out = _Lines((status.namespace, status.cronjob), m.CRONJOB_LABELS)
-    out.add(m.CRONJOB_LAST_RUN_STATE, 1, status.last_state, status.last_reason)
+    reason = v.bounded(status.last_reason, v.JOB_REASONS)
+    out.add(m.CRONJOB_LAST_RUN_STATE, 1, status.last_state, reason)
     if status.last_success_at is not None:
         out.add(m.CRONJOB_LAST_SUCCESS, status.last_success_at)
     if status.last_failure_at is not None:
@@ -204,14 +183,14 @@ def joined_families(
     )
 
 
-def counter(metric: Metric, series: Iterable[CounterSeries], openmetrics: bool) -> bytes:
+def counter(metric: Metric, series: Iterable[Series], openmetrics: bool) -> bytes:
     """A counter family; OpenMetrics adds a `_created` sample per series."""
     lines: list[str] = []
     base = metric.name.removesuffix("_total")
-    for s in sorted(series, key=lambda s: s.labels):
-        lines.append(sample(metric.name, metric.labels, s.labels, s.value))
+    for labels, value, created in sorted(series, key=lambda s: s[0]):
+        lines.append(sample(metric.name, metric.labels, labels, value))
         if openmetrics:
-            lines.append(sample(f"{base}_created", metric.labels, s.labels, s.created))
+            lines.append(sample(f"{base}_created", metric.labels, labels, created))
     return (header(metric, openmetrics) + "".join(lines)).encode() if lines else b""
 
 
@@ -233,36 +212,3 @@ def summary(metric: Metric, total: float, count: int, created: float, openmetric
 def finish(parts: Iterable[bytes], openmetrics: bool) -> bytes:
     body = b"".join(parts)
     return body + b"# EOF\n" if openmetrics else body
-
-
-# --- content negotiation ------------------------------------------------------------------
-
-
-def _accepted(accept: str) -> Iterator[tuple[str, dict[str, str], float]]:
-    for part in accept.split(","):
-        media, *raw_params = (p.strip() for p in part.split(";"))
-        params: dict[str, str] = {}
-        for p in raw_params:
-            key, _, value = p.partition("=")
-            params[key.strip().lower()] = value.strip().strip('"')
-        try:
-            q = float(params.get("q", "1"))
-        except ValueError:
-            q = 0.0
-        yield media.lower(), params, q
-
-
-def negotiate(accept_header: str | None) -> tuple[bool, str]:
-    """(openmetrics, content type) for an Accept header: OpenMetrics 1.0.0 when the client
-    prefers it at least as much as plain text, as Prometheus does when it asks for it."""
-    om_q = 0.0
-    text_q = 0.0
-    for media, params, q in _accepted(accept_header or ""):
-        if media == "application/openmetrics-text":
-            if params.get("version", "") in OPENMETRICS_VERSIONS:
-                om_q = max(om_q, q)
-        elif media in ("text/plain", "text/*", "*/*"):
-            text_q = max(text_q, q)
-    if om_q > 0 and om_q >= text_q:
-        return True, OPENMETRICS_CONTENT_TYPE
-    return False, TEXT_CONTENT_TYPE

@@ -55,3 +55,34 @@ def configure(level: str = "info", fmt: str = "logfmt") -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False
+
+
+class RateLimited:
+    """At most one line per `key` per `window` seconds; the next line says how many were held back.
+
+    A watch that fails nine times a second must not write nine log lines a second (issue 11):
+    the first failure is logged at once, repeats within the window only counted.
+    """
+
+    def __init__(self, logger: logging.Logger, window: float, clock: Any = None) -> None:
+        import time
+
+        self._logger, self.window = logger, window
+        self._clock = clock or time.monotonic
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def log(self, level: int, key: str, msg: str, *args: Any, window: float | None = None) -> bool:
+        """Log unless `key` was logged within the window; True when a line was written."""
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < (self.window if window is None else window):
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        if len(self._last) > 1024:  # keys are bounded by the caller; this is a backstop
+            self._last.clear()
+        self._last[key] = now
+        held = self._held.pop(key, 0)
+        extra = {"fields": {"suppressed": held}} if held else None
+        self._logger.log(level, msg, *args, extra=extra)
+        return True

@@ -25,7 +25,13 @@ MAX_INT32 = 2**31 - 1
 MESSAGE_LIMIT = 240  # messages are for humans (diagnose); keep records small
 
 ContainerKind = Literal["init", "sidecar", "regular"]
+# One API object as decoded from JSON (orjson, `kubectl -o json`): read, never mutated downstream.
 Raw = Mapping[str, Any]
+# The API resources jobwatch reads, by their plural API name (the `resource` label's values).
+Resource = Literal["jobs", "pods", "cronjobs"]
+JOBS: Resource = "jobs"
+PODS: Resource = "pods"
+CRONJOBS: Resource = "cronjobs"
 
 
 # --- tolerant accessors -------------------------------------------------------------------

@@ -6,7 +6,7 @@ run exactly the same thing:
     async with Exporter(settings(listen_address="127.0.0.1:0", kubeconfig=path)) as exporter:
         await exporter.wait_ready()
         exporter.url                 # "http://127.0.0.1:PORT"
-        exporter.state.reports       # JobReport by Job uid
+        exporter.state.reports()     # JobReport by Job uid
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from jobwatch import __version__, logs, server
+from jobwatch import __version__, logs, server, webconfig
 from jobwatch.settings import (
     Settings,
     SettingsError,
@@ -47,17 +47,24 @@ class Exporter:
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
-        self.state = ExporterState(clock=clock, shard=Shard(settings.shard, settings.total_shards))
+        self.state = ExporterState(
+            clock=clock,
+            namespace_retention=settings.namespace_retention,
+            shard=Shard(settings.shard, settings.total_shards),
+        )
         self._clock = clock
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self.port = 0
+        # Loaded here so a bad file fails before anything connects (WebConfigError).
+        self.web = webconfig.load(settings.web_config_file) if settings.web_config_file else None
 
     @property
     def url(self) -> str:
         host, _ = split_listen_address(self.settings.listen_address)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        return f"http://{shown}:{self.port}"
+        scheme = "https" if self.web is not None and self.web.tls is not None else "http"
+        return f"{scheme}://{shown}:{self.port}"
 
     async def __aenter__(self) -> Exporter:
         try:
@@ -73,16 +80,25 @@ class Exporter:
         s = self.settings
         host, port = split_listen_address(s.listen_address)
         api = await self._stack.enter_async_context(cluster.connect(s))
-        informers = cluster.informers(api, s, self.state, self.state)
+        telemetry = self.state.telemetry
+        informers = cluster.informers(api, s, self.state, telemetry)
         for informer in informers:
-            self.state.expect(informer.resource, informer.scope)
+            telemetry.expect(informer.resource, informer.scope)
+        guards, context = [], None
+        if self.web is not None:
+            guards.append(webconfig.middleware(self.web, open_probes=s.web_open_probes))
+            if self.web.tls is not None:
+                reloader = webconfig.TLSReloader(self.web.tls, open_probes=s.web_open_probes)
+                context = reloader.context()
         app = server.build_app(
             self.state,
+            telemetry,
             telemetry_path=s.telemetry_path,
             livez_max_silence=s.livez_max_silence,
             clock=self._clock,
+            middlewares=guards,
         )
-        runner, self.port = await server.start(app, host, port)
+        runner, self.port = await server.start(app, host, port, context)
         self._stack.push_async_callback(runner.cleanup)
         self._stack.push_async_callback(self._cancel_tasks)
         for informer in informers:
@@ -116,7 +132,11 @@ class Exporter:
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.settings.resync_period)
-            self.state.expire()  # the renderer's next pass re-analyses every Job
+            try:
+                self.state.expire()  # the renderer's next pass re-analyses every Job
+                self.state.expire_namespaces()
+            except Exception:
+                log.exception("resync failed; retrying next period")
 
     async def _render(self) -> None:
         """Analysis and rendering off the scrape path; a bug is logged and the loop goes on."""
@@ -138,7 +158,7 @@ class Exporter:
         """Until every informer finished its first LIST; TimeoutError after `within` seconds."""
         async with asyncio.timeout(within):
             while True:
-                if self.state.ready:
+                if self.state.telemetry.ready:
                     return
                 await asyncio.sleep(0.05)
 
@@ -168,7 +188,9 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         settings = from_args(args)
         split_listen_address(settings.listen_address)
-    except SettingsError as error:
+        if settings.web_config_file:
+            webconfig.load(settings.web_config_file)
+    except (SettingsError, webconfig.WebConfigError) as error:
         print(f"jobwatch serve: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     logs.configure(settings.log_level, settings.log_format)

@@ -9,32 +9,38 @@ latest published body, a list of cached segments plus a small tail rendered per 
 from __future__ import annotations
 
 import html
+import ssl
 import time
-from collections.abc import Callable, Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from jobwatch import __version__
-from jobwatch.body import Exposition
-from jobwatch.exposition import negotiate
+from jobwatch.body import GZIP_LEVEL, Exposition
+from jobwatch.negotiation import negotiate
 
+__all__ = ["GZIP_LEVEL", "Health", "MetricsSource", "build_app", "start"]
 KEEPALIVE_TIMEOUT = 30.0  # seconds an idle keep-alive connection is held (Prometheus reconnects)
 MAX_REQUEST_BYTES = 64 * 1024  # no endpoint takes a body
 WRITE_BATCH = 256 * 1024  # bytes gathered per socket write while streaming a body
 
 
 class MetricsSource(Protocol):
-    """What the server needs from the exporter state."""
+    """What /metrics needs from the exporter state."""
+
+    def latest(self, openmetrics: bool) -> Exposition:
+        """The latest rendered body; must not analyse (the scrape path stays cheap)."""
+
+
+class Health(Protocol):
+    """What /readyz and /livez need from the self-metrics (`jobwatch.state.telemetry`)."""
 
     @property
     def ready(self) -> bool: ...
 
     @property
     def last_heartbeat(self) -> float | None: ...
-
-    def latest(self, openmetrics: bool) -> Exposition:
-        """The latest rendered body; must not analyse (the scrape path stays cheap)."""
 
 
 def _batches(parts: Iterable[bytes]) -> Iterable[bytes]:
@@ -70,12 +76,16 @@ def _landing(telemetry_path: str) -> str:
 
 def build_app(
     source: MetricsSource,
+    health: Health,
     *,
     telemetry_path: str = "/metrics",
     livez_max_silence: float = 300.0,
     clock: Callable[[], float] = time.time,
+    middlewares: Sequence[Any] = (),
 ) -> web.Application:
-    """The aiohttp application; `source` is the exporter state (or anything shaped like it)."""
+    """The aiohttp application; `source` is the exporter state and `health` its telemetry (or
+    anything shaped like them). `middlewares` guard every route
+    (`jobwatch.webconfig.middleware`: TLS client certificates, basic auth)."""
     started = clock()
 
     async def metrics(request: web.Request) -> web.StreamResponse:
@@ -99,12 +109,12 @@ def build_app(
         return web.Response(text="ok\n")
 
     async def readyz(_request: web.Request) -> web.Response:
-        if source.ready:
+        if health.ready:
             return web.Response(text="ok: initial LIST synced\n")
         return web.Response(status=503, text="not ready: initial LIST not yet synced\n")
 
     async def livez(_request: web.Request) -> web.Response:
-        last = source.last_heartbeat
+        last = health.last_heartbeat
         silent = clock() - (started if last is None else last)
         if silent > livez_max_silence:
             return web.Response(
@@ -117,7 +127,7 @@ def build_app(
     async def landing(_request: web.Request) -> web.Response:
         return web.Response(text=_landing(telemetry_path), content_type="text/html")
 
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=list(middlewares))
     app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -126,8 +136,11 @@ def build_app(
     return app
 
 
-async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Bind and serve; returns the runner (to clean up) and the bound port (for port 0)."""
+async def start(
+    app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
+    """Bind and serve (TLS with `ssl_context`); returns the runner (to clean up) and the bound
+    port (for port 0)."""
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -136,7 +149,7 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         shutdown_timeout=5.0,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     server = site._server
     sockets = getattr(server, "sockets", None) or []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -21,15 +22,48 @@ class SettingsError(ValueError):
     """A flag or environment variable has a value that cannot be used."""
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+MAX_SECONDS = 7 * 24 * 3600.0  # no period or timeout here is sensible beyond a week
+RESERVED_PATHS = frozenset({"/", "/healthz", "/readyz", "/livez", "/status", "/status.json"})
+
+
 def _namespaces(text: str) -> tuple[str, ...]:
-    return tuple(sorted({n.strip() for n in text.split(",") if n.strip()}))
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    if text.strip() and not names:  # ",,," must not silently mean cluster-wide
+        raise ValueError(f"names no namespace: {text!r} (leave it empty for all namespaces)")
+    for name in names:
+        if not _DNS_LABEL.fullmatch(name):
+            raise ValueError(f"{name!r} is not a namespace name (RFC 1123 label)")
+    return tuple(sorted(names))
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError(f"must be positive, got {text}")
-    return value
+def _seconds(minimum: float, maximum: float = MAX_SECONDS) -> Callable[[str], float]:
+    """A number of seconds in [minimum, maximum]; nan, inf and negatives are refused."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"must be a number of seconds, got {text!r}") from None
+        if not (minimum <= value <= maximum):  # False for NaN
+            raise ValueError(f"must be between {minimum:g} and {maximum:g} seconds, got {text}")
+        return value
+
+    return parse
+
+
+def _path(text: str) -> str:
+    if not text.startswith("/") or any(c.isspace() for c in text) or "?" in text:
+        raise ValueError(f"must be an absolute URL path such as /metrics, got {text!r}")
+    if text in RESERVED_PATHS:
+        raise ValueError(f"{text} is already served by jobwatch; pick another path")
+    return text
+
+
+def _optional_file(text: str) -> str:
+    if text and not os.path.isfile(text):
+        raise ValueError(f"no such file: {text}")
+    return text
 
 
 def _non_negative(text: str) -> int:
@@ -135,7 +169,7 @@ class Settings:
     """host:port to bind; ":9816" binds every interface."""
 
     telemetry_path: str = _flag(
-        "web.telemetry-path", "/metrics", "path of the metrics endpoint", metavar="PATH"
+        "web.telemetry-path", "/metrics", "path of the metrics endpoint", _path, "PATH"
     )
     """Where Prometheus scrapes."""
 
@@ -144,7 +178,7 @@ class Settings:
         120.0,
         "seconds a watch may stay silent (no event, no bookmark) before it is reconnected; keep "
         "it at most twice the API server's bookmark period",
-        _positive,
+        _seconds(0.1, 3600.0),
         "SECONDS",
     )
     """Client read timeout on a watch stream: how a black-holed connection is noticed."""
@@ -153,7 +187,7 @@ class Settings:
         "livez.max-silence",
         300.0,
         "/livez fails when no list, event or bookmark arrived for this many seconds",
-        _positive,
+        _seconds(1.0),
         "SECONDS",
     )
     """Bound on API silence before the liveness probe fails and the kubelet restarts us."""
@@ -162,7 +196,7 @@ class Settings:
         "resync.period",
         30.0,
         "seconds between re-analyses of every Job, for states that change with time alone",
-        _positive,
+        _seconds(0.1, 3600.0),
         "SECONDS",
     )
     """Time-driven changes (a stall's grace ending) are picked up at most this late."""
@@ -185,6 +219,45 @@ class Settings:
         "N",
     )
     """1: one instance exports everything. N: shard `shard` of N."""
+    relist_period: float = _flag(
+        "relist.period",
+        600.0,
+        "seconds between full relists that check the store against the API server and heal "
+        "any difference (jittered up to +20%%); catches a watch resumed into another server's "
+        "history",
+        _seconds(1.0),
+        "SECONDS",
+    )
+    """A periodic LIST per informer, compared with the store; differences are counted and healed."""
+
+    namespace_retention: float = _flag(
+        "counters.namespace-retention",
+        3600.0,
+        "seconds the failure counter series of a namespace stay after its last Job is gone",
+        _seconds(0.0),
+        "SECONDS",
+    )
+    """Counter series of a namespace without Jobs are dropped after this long (bounded series)."""
+
+    web_config_file: str = _flag(
+        "web.config.file",
+        "",
+        "Prometheus exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt "
+        "hashes); re-read on change. Empty: plain HTTP without auth",
+        _optional_file,
+        "FILE",
+    )
+    """TLS, client-certificate and basic-auth settings in exporter-toolkit's format."""
+
+    web_open_probes: bool = _flag(
+        "web.open-probes",
+        True,
+        "serve /healthz, /readyz and /livez without basic auth or a client certificate (the "
+        "kubelet presents neither); TLS still applies",
+        _bool,
+        "BOOL",
+    )
+    """Leave the probes open to the kubelet when auth is configured."""
 
     log_level: str = _flag(
         "log.level",
@@ -257,7 +330,9 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.environ)
 def split_listen_address(address: str) -> tuple[str, int]:
     """ ":9816" → ("0.0.0.0", 9816); "127.0.0.1:0" → ("127.0.0.1", 0); "[::1]:9816" → ("::1", 9816)."""
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not port.isdigit() or len(port) > 5:
         raise SettingsError(f"--web.listen-address {address!r} is not HOST:PORT")
+    if int(port) > 65535:
+        raise SettingsError(f"--web.listen-address {address!r}: port must be 0 to 65535")
     host = host.strip("[]") or "0.0.0.0"
     return host, int(port)

@@ -62,6 +62,52 @@ class StallReason(StrEnum):
     NO_PODS = "no_pods"
 
 
+OTHER = "other"  # any reason outside the vocabularies below; the raw text goes to the status
+# page and `diagnose`, never to a label (issue 11 §5)
+
+# Job condition reasons (pkg/controller/job and k8s.io/api/batch/v1, v1.3x), the pre-1.31
+# reasonless Complete, and stall reasons: the values of a Job's or CronJob run's `reason` label.
+JOB_REASONS: frozenset[str] = frozenset(
+    {
+        "",
+        "BackoffLimitExceeded",
+        "DeadlineExceeded",
+        "PodFailurePolicy",
+        "MaxFailedIndexesExceeded",
+        "FailedIndexes",
+        "CompletionsReached",
+        "SuccessPolicy",
+        "Completed",
+        "JobSuspended",
+        "JobResumed",
+        *(r.value for r in StallReason),
+    }
+)
+
+# Container termination reasons the kubelet and the common runtimes write.
+EXIT_REASONS: frozenset[str] = frozenset(
+    {
+        "",
+        "Completed",
+        "Error",
+        "OOMKilled",
+        "ContainerCannotRun",
+        "StartError",
+        "DeadlineExceeded",
+        "Evicted",
+        "ContainerStatusUnknown",
+        "Unknown",
+    }
+)
+RESTART_POLICIES: frozenset[str] = frozenset({"", "Never", "OnFailure", "Always"})
+COMPLETION_MODES: frozenset[str] = frozenset({"", "NonIndexed", "Indexed"})
+
+
+def bounded(value: str, known: frozenset[str]) -> str:
+    """`value` when it is in the vocabulary `known`, else "other"."""
+    return value if value in known else OTHER
+
+
 # One line each, without the exit code: what the cause means, and what usually fixes it (docs/job-semantics.md §5.2).
 CAUSE_MEANING: dict[Cause, str] = {
     Cause.SUCCESS: "the container finished its work",

@@ -132,7 +132,7 @@ class _ChangeLog:
 
     def update(self, stack: Stack) -> None:
         started = time.monotonic() - self.started
-        for uid, report in sorted(stack.exporter.state.reports.items()):
+        for uid, report in sorted(stack.exporter.state.reports().items()):
             line = summary_line(report)
             if self.jobs.get(uid) != line:
                 self.jobs[uid] = line
@@ -184,7 +184,7 @@ async def run_demo(args: argparse.Namespace, console: Console) -> None:
         else:
             await _log(stack, console, deadline)
         now = time.time()
-        console.print(jobs_table(stack.exporter.state.reports.values(), now))
+        console.print(jobs_table(stack.exporter.state.reports().values(), now))
         if stack.receiver is not None:
             console.print(alerts_table(alert_states(stack.receiver)))
 
@@ -196,7 +196,7 @@ def _remaining(deadline: float | None) -> float:
 async def _live(stack: Stack, console: Console, deadline: float | None) -> None:
     def view() -> Group:
         now = time.time()
-        parts: list[Any] = [jobs_table(stack.exporter.state.reports.values(), now)]
+        parts: list[Any] = [jobs_table(stack.exporter.state.reports().values(), now)]
         if stack.receiver is not None:
             parts.append(alerts_table(alert_states(stack.receiver)))
         parts.append(Text("Ctrl-C to stop", style="dim"))

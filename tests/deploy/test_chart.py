@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import re
 from typing import Any
 
 import pytest
-import yaml
 
 from jobwatch import settings
 from jobwatch.cli import build_parser
 from jobwatch.render.config import load_config
-from jobwatch.render.generate import HELM_FILES, artefacts
+from jobwatch.render.generate import artefacts
 from tests.deploy.chart import (
     ALL_ON,
     CHART_DIR,
     NAMESPACE,
-    ROOT,
     Manifest,
     chart,
     container,
@@ -276,13 +273,25 @@ BAD_VALUES = {
     "namespaces-as-string": {"namespaces": "batch"},
     "namespace-not-dns": {"namespaces": ["Batch_Jobs"]},
     "typo-top-level-key": {"serviceMontor": {"enabled": True}},
-    "typo-nested-key": {"serviceMonitor": {"enable": True}},
+    "typo-nested-key": {"prometheus": {"monitor": {"enable": True}}},
+    "pre-0.2-service-monitor-key": {"serviceMonitor": {"enabled": True}},
     "extra-arg-not-a-flag": {"extraArgs": ["serve"]},
     "env-without-name": {"env": [{"value": "x"}]},
     "port-out-of-range": {"containerPort": 70000},
     "bad-pull-policy": {"image": {"pullPolicy": "Sometimes"}},
     "bad-digest": {"image": {"digest": "latest"}},
-    "bad-interval": {"serviceMonitor": {"interval": "30"}},
+    "bad-interval": {"prometheus": {"monitor": {"interval": "30"}}},
+    "cluster-label-not-a-label": {"monitoring": {"clusterLabel": "k8s-cluster"}},
+    "unknown-alert": {"prometheusRule": {"alerts": {"JobExploded": {"enabled": False}}}},
+    "unknown-alert-knob": {"prometheusRule": {"alerts": {"JobStalled": {"treshold": "5m"}}}},
+    "alert-for-not-a-duration": {"prometheusRule": {"alerts": {"JobFailed": {"for": "1 min"}}}},
+    "alert-threshold-not-a-number": {
+        "prometheusRule": {"alerts": {"JobHighRestarts": {"threshold": "3"}}}
+    },
+    "alert-severity-unknown": {"prometheusRule": {"alerts": {"JobFailed": {"severity": "page"}}}},
+    "runbook-pattern-without-alert": {
+        "prometheusRule": {"runbookUrlPattern": "https://runbooks.example.com/"}
+    },
 }
 
 
@@ -303,35 +312,45 @@ def test_schema_accepts_good_values(values: dict[str, Any]) -> None:
 # --- optional monitoring objects -----------------------------------------------------------------
 
 
-def test_service_monitor_sets_the_job_label_the_rules_select() -> None:
+def test_service_monitor_keeps_the_jobs_labels_and_names_the_job_by_a_service_label() -> None:
     docs = render(ALL_ON)
     monitor = one(docs, "ServiceMonitor")
+    monitor_values = ALL_ON["prometheus"]["monitor"]
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    endpoint = monitor["spec"]["endpoints"][0]
+    assert monitor["metadata"]["annotations"] == monitor_values["annotations"]
+    spec = monitor["spec"]
+    # prometheus-operator's meaning: the Service label whose value becomes `job`.
+    assert spec["jobLabel"] == "app.kubernetes.io/name"
+    assert one(docs, "Service")["metadata"]["labels"]["app.kubernetes.io/name"] == "jobwatch"
+    assert spec["targetLabels"] == ["tier"]
+    assert spec["podTargetLabels"] == ["team"]
+    endpoint = spec["endpoints"][0]
     assert endpoint["port"] == "http-metrics"
     assert endpoint["path"] == "/metrics"
-    job = endpoint["relabelings"][0]
-    assert job["targetLabel"] == "job"
-    assert f'job="{job["replacement"]}"' in load_config()["selector"]
-    assert endpoint["relabelings"][1] == ALL_ON["serviceMonitor"]["relabelings"][0]
-    assert monitor["spec"]["selector"]["matchLabels"] == (one(docs, "Service")["spec"]["selector"])
+    assert endpoint["honorLabels"] is True
+    assert endpoint["relabelings"] == monitor_values["relabelings"]
+    assert endpoint["metricRelabelings"] == monitor_values["metricRelabelings"]
+    assert spec["selector"]["matchLabels"] == one(docs, "Service")["spec"]["selector"]
 
 
-def test_prometheus_rule_holds_the_generated_groups_verbatim() -> None:
-    rule = one(render(ALL_ON), "PrometheusRule")
-    generated = yaml.safe_load((ROOT / "rules/generated/jobwatch.prometheusrule.yaml").read_text())
-    assert rule["spec"] == generated["spec"]
-    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+def test_service_monitor_defaults_honor_labels_and_add_no_relabelings() -> None:
+    monitor = one(render({"prometheus": {"monitor": {"enabled": True}}}), "ServiceMonitor")
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert endpoint["honorLabels"] is True
+    assert "relabelings" not in endpoint
+    assert "release" not in monitor["metadata"]["labels"]
+    off = render({"prometheus": {"monitor": {"enabled": True, "honorLabels": False}}})
+    assert one(off, "ServiceMonitor")["spec"]["endpoints"][0]["honorLabels"] is False
 
 
-def test_dashboard_configmap_holds_the_generated_dashboard() -> None:
-    cm = one(render(ALL_ON), "ConfigMap")
-    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert cm["metadata"]["namespace"] == "grafana"
-    assert cm["metadata"]["annotations"] == {"grafana_folder": "K8s"}
-    committed = (ROOT / "dashboards/jobwatch.json").read_text(encoding="utf-8")
-    assert cm["data"]["jobwatch.json"] == committed.rstrip("\n")
-    assert json.loads(cm["data"]["jobwatch.json"])["uid"]
+def test_release_label_switch_labels_every_object_with_the_release() -> None:
+    docs = render(ALL_ON)
+    assert all(
+        d["metadata"]["labels"]["release"] == "jobwatch"
+        for d in docs
+        if d["kind"] in ("Deployment", "Service", "ClusterRole", "Role", "ConfigMap")
+    )
+    assert all("release" not in d["metadata"]["labels"] for d in render())
 
 
 def test_network_policy_allows_only_scrapes_in_and_dns_and_api_out() -> None:
@@ -355,20 +374,15 @@ def test_pod_disruption_budget_never_blocks_a_drain() -> None:
 # --- generated chart files and docs --------------------------------------------------------------
 
 
-def test_chart_files_are_fresh_copies_of_the_generated_artefacts() -> None:
-    fresh = {k: v for k, v in artefacts(load_config()).items() if k.startswith(HELM_FILES)}
-    assert sorted(fresh) == [
-        f"{HELM_FILES}/jobwatch-dashboard.json",
-        f"{HELM_FILES}/jobwatch-rules.yaml",
-    ]
-    on_disk = sorted(
-        str(p.relative_to(ROOT)) for p in (CHART_DIR / "files").iterdir() if p.is_file()
-    )
-    assert on_disk == sorted(fresh), (
-        "helm/jobwatch/files holds a file `make generate` no longer writes"
-    )
-    for rel, text in fresh.items():
-        assert (ROOT / rel).read_bytes() == text.encode(), f"{rel} is stale: run `make generate`"
+def test_chart_templates_values_and_schema_are_generated() -> None:
+    generated = {k for k in artefacts(load_config()) if k.startswith("helm/")}
+    assert generated == {
+        "helm/jobwatch/templates/_rules.tpl",
+        "helm/jobwatch/templates/_dashboard.tpl",
+        "helm/jobwatch/values.yaml",
+        "helm/jobwatch/values.schema.json",
+    }
+    assert not (CHART_DIR / "files").exists(), "helm/jobwatch/files is no longer generated"
 
 
 # values.yaml sections that README documents key by key; everything else is one row.
@@ -378,7 +392,10 @@ SECTIONS = frozenset(
         "serviceAccount",
         "rbac",
         "service",
-        "serviceMonitor",
+        "prometheus",
+        "prometheus.monitor",
+        "monitoring",
+        "monitoring.namespaces",
         "prometheusRule",
         "dashboard",
         "networkPolicy",
@@ -388,13 +405,14 @@ SECTIONS = frozenset(
 )
 
 
-def _value_paths(values: dict[str, Any]) -> set[str]:
+def _value_paths(values: dict[str, Any], prefix: str = "") -> set[str]:
     paths: set[str] = set()
     for key, value in values.items():
-        if key in SECTIONS:
-            paths.update(f"{key}.{sub}" for sub in value)
+        path = prefix + key
+        if path in SECTIONS:
+            paths.update(_value_paths(value, path + "."))
         else:
-            paths.add(key)
+            paths.add(path)
     return paths
 
 

@@ -1,21 +1,32 @@
-"""The container image: hadolint on the Dockerfile, its invariants, and its install step proven in a
-clean venv (there is no Docker engine in CI, so docker/build-venv.sh is run directly)."""
+"""The container image: the Dockerfile's invariants and hadolint, then the image itself, built by
+`make image` (buildah, chroot isolation, vfs storage, a local mmdebstrap base: no Docker engine,
+no registry) and run as the chart runs it: UID 65532, read-only root, against the sim."""
 
 from __future__ import annotations
 
-import os
+import asyncio
 import re
-import shutil
 import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+
+import aiohttp
+import pytest
 
 from jobwatch import __version__
 from jobwatch.settings import DEFAULT_PORT
-from tests.deploy.chart import ROOT, chart, tool
+from jobwatch_testbed.monitoring import free_port
+from tests.deploy import image
+from tests.deploy.chart import ROOT, chart
+from tests.tools import tool
 
 DOCKERFILE = ROOT / "Dockerfile"
-BUILD_SCRIPT = ROOT / "docker" / "build-venv.sh"
 VENV = "/opt/jobwatch"
+SITE = f"{VENV}/lib/python3.11/site-packages"
+USER = "65532:65532"
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -38,15 +49,6 @@ def _stages() -> list[list[tuple[str, str]]]:
         if stages:
             stages[-1].append(instruction)
     return stages
-
-
-def _build_context_sources() -> list[str]:
-    """Paths the build stage COPYs from the context (not from another stage)."""
-    sources = []
-    for word, rest in _stages()[-2]:
-        if word == "COPY" and not rest.startswith("--from"):
-            sources.extend(rest.split()[:-1])
-    return sources
 
 
 def test_hadolint_passes() -> None:
@@ -74,11 +76,14 @@ def test_runtime_stage_is_non_root_and_runs_serve() -> None:
     assert 'org.opencontainers.image.version="${VERSION}"' in runtime["LABEL"]
 
 
-def test_build_stage_pins_uv_and_runs_the_tested_script() -> None:
+def test_build_stage_pins_uv_and_runs_the_build_script() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
-    assert re.search(r"^FROM ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ AS uv$", text, re.MULTILINE)
-    build = _stages()[-2]
-    assert ("RUN", f'["/usr/local/bin/build-venv.sh", "/src", "{VENV}"]') in build
+    assert re.search(r"^ARG UV_IMAGE=ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+$", text, re.MULTILINE)
+    assert ("FROM", "${UV_IMAGE} AS uv") in _instructions()
+    build = dict(_stages()[-2])
+    assert build["COPY"] == ". /src/"
+    assert build["RUN"].endswith(f'["/src/docker/build-venv.sh", "/src", "{VENV}"]')
+    assert "--mount=type=bind,from=uv,source=/uv,target=/usr/local/bin/uv" in build["RUN"]
 
 
 def test_image_version_label_default_matches_the_chart() -> None:
@@ -87,100 +92,208 @@ def test_image_version_label_default_matches_the_chart() -> None:
     assert __version__ == chart().metadata["appVersion"]
 
 
-def test_dockerignore_lets_every_copied_path_in() -> None:
+def test_dockerignore_lets_in_exactly_what_the_wheel_is_built_from() -> None:
+    """The build COPYs the whole context, so the allow-list is what decides what it holds."""
     allowed = {
         line[1:].rstrip("/")
         for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.startswith("!")
     }
-    for source in _build_context_sources():
-        assert source.rstrip("/") in allowed, f"{source} is COPYed but .dockerignore drops it"
-
-
-def _copy_context(dest: Path) -> None:
-    """The build context as the Dockerfile sees it: only what the build stage COPYs."""
-    for source in _build_context_sources():
-        src = ROOT / source
-        target = dest / source
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "_data"))
-        else:
-            shutil.copy2(src, target)
-
-
-def test_build_script_installs_a_working_jobwatch_in_a_clean_venv(tmp_path: Path) -> None:
-    uv = tool("uv")
-    context, venv, elsewhere = tmp_path / "src", tmp_path / "venv", tmp_path / "cwd"
-    _copy_context(context)
-    elsewhere.mkdir()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("VIRTUAL_ENV", "PYTHON", "UV_PROJECT"))
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["hatch"][
+        "build"
+    ]["targets"]["wheel"]
+    needed = {
+        "pyproject.toml",
+        "uv.lock",
+        "README.md",
+        "docker/build-venv.sh",
+        *(Path(package).parts[0] for package in wheel["packages"]),
+        *wheel["force-include"],
     }
-    env["PATH"] = f"{Path(uv).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHON"] = shutil.which("python3.11") or "python3"
-    build = subprocess.run(
-        ["sh", str(BUILD_SCRIPT), str(context), str(venv)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-        env=env,
+    assert allowed == needed
+
+
+# --- the image itself -----------------------------------------------------------------------------
+# The build (cold: about 4 min with the mmdebstrap base; warm: seconds) happens once per session,
+# inside the first test that needs it, so these tests get a timeout that covers it.
+built_timeout = pytest.mark.timeout(image.BUILD_TIMEOUT + 120)
+
+
+@pytest.fixture(scope="module")
+def built() -> image.Built:
+    return image.built()
+
+
+@pytest.fixture(scope="module")
+def root(built: image.Built) -> Iterator[Path]:
+    with image.rootfs(built) as path:
+        yield path
+
+
+@built_timeout
+def test_image_config_runs_serve_as_non_root(built: image.Built) -> None:
+    config = built.config
+    assert config["User"] == USER
+    assert config["Entrypoint"] == ["jobwatch"]
+    assert config["Cmd"] == ["serve"]
+    assert list(config["ExposedPorts"]) == [f"{DEFAULT_PORT}/tcp"]
+    assert (
+        f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        in (config["Env"])
     )
-    assert build.returncode == 0, build.stdout + build.stderr
-    assert "--no-editable" in BUILD_SCRIPT.read_text(encoding="utf-8")
+    assert config["Labels"]["org.opencontainers.image.version"] == __version__
+    assert "built localhost/jobwatch:" in built.output
 
-    # The venv must not depend on the source tree: remove it, then run from elsewhere.
-    shutil.rmtree(context)
-    jobwatch = venv / "bin" / "jobwatch"
 
-    def run(*args: str) -> str:
-        result = subprocess.run(
-            [str(jobwatch), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            cwd=elsewhere,
-            env=env,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+@built_timeout
+def test_image_is_the_base_plus_one_venv_layer_of_bounded_size(built: image.Built) -> None:
+    base, venv = built.layers  # the build stage (uv, sources) leaves nothing behind
+    print(f"image layers: base {base} B, venv {venv} B, total {base + venv} B")
+    assert venv < 120 * 2**20
+    assert base + venv < 250 * 2**20
 
-    assert run("--version").strip() == f"jobwatch {__version__}"
-    rules = run("render", "rules")
-    assert rules == (ROOT / "rules/generated/jobwatch.rules.yaml").read_text(encoding="utf-8")
-    located = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import jobwatch; print(jobwatch.__file__)"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=elsewhere,
-        env=env,
-    ).stdout.strip()
-    assert Path(located).is_relative_to(venv), f"jobwatch imported from {located}"
-    # Only the exporter wing: no testbed package, none of its dependencies, and the testbed's
-    # commands say in one line where to get them.
-    (site,) = venv.glob("lib/python*/site-packages")
+
+@built_timeout
+def test_image_holds_the_exporter_wing_and_nothing_else(root: Path) -> None:
+    site = root / SITE.lstrip("/")
+    assert (site / "jobwatch" / "cli.py").is_file()
+    assert (site / "jobwatch" / "_data" / "rules" / "config.yaml").is_file()
     shipped = {path.name.split("-")[0].lower() for path in site.iterdir()}
-    assert "jobwatch" in shipped
-    assert not shipped & {"jobwatch_testbed", "kube_jobwatch_testbed", "rich"}, sorted(shipped)
+    testbed_or_dev = {"jobwatch_testbed", "kube_jobwatch_testbed", "rich", "pytest", "mypy"}
+    assert not shipped & testbed_or_dev, sorted(shipped & testbed_or_dev)
     assert not (site / "jobwatch" / "sim").exists()
-    demo = subprocess.run(
-        [str(jobwatch), "demo"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=elsewhere,
-        env=env,
+    assert not list(site.glob("*.pth")), "an editable install points outside the image"
+    for absent in ("src", "usr/local/bin/uv", f"{VENV.lstrip('/')}/bin/pip"):
+        assert not (root / absent).exists(), f"/{absent} is in the image"
+
+
+@built_timeout
+def test_image_commands_run_read_only_as_65532(built: image.Built, root: Path) -> None:
+    version = image.run(built, root, ["--version"])
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == f"jobwatch {__version__}"
+    rules = image.run(built, root, ["render", "rules"])
+    assert rules.returncode == 0, rules.stderr
+    assert rules.stdout == (ROOT / "rules/generated/jobwatch.rules.yaml").read_text(
+        encoding="utf-8"
     )
+    demo = image.run(built, root, ["demo"])  # the testbed's commands say where they are
     assert demo.returncode == 2
     assert demo.stderr.count("\n") == 1, demo.stderr
     assert "part of the testbed" in demo.stderr
     assert "make demo" in demo.stderr
-    dev_only = venv / "bin" / "pytest"
-    assert not dev_only.exists(), "the image venv holds dev dependencies"
+
+    probe = (
+        "import os, jobwatch\n"
+        "print(os.getuid(), os.getgid(), os.getgroups(), jobwatch.__file__)\n"
+        "open('/tmp/scratch', 'w').write('ok')\n"
+        "for path in ('/opt/jobwatch/x', '/x', '/etc/x'):\n"
+        "    try:\n"
+        "        open(path, 'w')\n"
+        "    except OSError as error:\n"
+        "        print(path, error.strerror)\n"
+    )
+    result = image.run(built, root, ["-c", probe], entrypoint=["python3"])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"65532 65532 [] {SITE}/jobwatch/__init__.py"
+    assert lines[1:] == [
+        f"{path} Read-only file system" for path in ("/opt/jobwatch/x", "/x", "/etc/x")
+    ]
+
+
+@built_timeout
+def test_buildah_run_starts_the_image_as_its_user(built: image.Built) -> None:
+    """buildah's own runtime (chroot isolation) honours USER and ENV; it cannot make / read-only."""
+    result = image.buildah_run(
+        built, "python3", "-c", "import os, shutil; print(os.getuid(), shutil.which('jobwatch'))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["65532", f"{VENV}/bin/jobwatch"]
+
+
+def _process(pid: int) -> dict[str, str]:
+    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines()
+    return dict(line.split(":\t", 1) for line in status if ":\t" in line)
+
+
+def _root_mount_options(pid: int) -> list[str]:
+    for line in Path(f"/proc/{pid}/mountinfo").read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        if fields[4] == "/":
+            return fields[5].split(",")
+    raise AssertionError(f"no / in /proc/{pid}/mountinfo")
+
+
+async def _metrics_once_ready(url: str, exporter: subprocess.Popen[str], within: float) -> str:
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            assert exporter.poll() is None, f"the exporter exited with {exporter.returncode}"
+            try:
+                async with session.get(f"{url}/metrics") as response:
+                    text = await response.text()
+                    if response.status == 200 and 'job_name="hello"' in text:
+                        return text
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{url}/metrics never showed the sim's Jobs")
+
+
+@built_timeout
+def test_image_serves_metrics_from_the_sim_read_only_as_65532(
+    built: image.Built, root: Path, tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    sim_log = (tmp_path / "sim.log").open("w")
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jobwatch",
+            "sim",
+            "--scenarios",
+            "healthy,oomkilled",
+            "--kubeconfig-out",
+            str(kubeconfig),
+        ],
+        stdout=sim_log,
+        stderr=subprocess.STDOUT,
+    )
+    exporter: subprocess.Popen[str] | None = None
+    log = (tmp_path / "exporter.log").open("w")
+    try:
+        deadline = time.monotonic() + 30
+        while not (kubeconfig.exists() and kubeconfig.read_text()):
+            assert sim.poll() is None, "the sim exited"
+            assert time.monotonic() < deadline, "the sim wrote no kubeconfig"
+            time.sleep(0.1)
+        port = free_port()
+        exporter = image.start(
+            built,
+            root,
+            ["serve", "--kubeconfig", image.KUBECONFIG, f"--web.listen-address=127.0.0.1:{port}"],
+            kubeconfig=kubeconfig,
+            stderr=log,
+        )
+        text = asyncio.run(_metrics_once_ready(f"http://127.0.0.1:{port}", exporter, within=60))
+        assert 'namespace="sim-oomkilled"' in text
+
+        process = _process(exporter.pid)  # every step execs: this PID is the exporter's
+        assert process["Uid"].split() == ["65532"] * 4
+        assert process["Gid"].split() == ["65532"] * 4
+        assert process["Groups"].strip() == ""
+        assert process["CapEff"] == process["CapPrm"] == "0000000000000000"
+        assert Path(f"/proc/{exporter.pid}/root").resolve() == root.resolve()
+        assert "ro" in _root_mount_options(exporter.pid)
+
+        exporter.terminate()
+        assert exporter.wait(timeout=30) == 0, (tmp_path / "exporter.log").read_text()
+    finally:
+        for process_ in (exporter, sim):
+            if process_ is not None and process_.poll() is None:
+                process_.terminate()
+                process_.wait(timeout=30)
+        log.close()
+        sim_log.close()

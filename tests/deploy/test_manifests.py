@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.chart import ALL_ON, CRD_KINDS, chart, of_kind, one, render, tool
+from tests.deploy.chart import ALL_ON, CRD_KINDS, chart, of_kind, one, render
+from tests.tools import tool
 
 # The chart's kubeVersion floor, then a spread up to the newest schemas kubernetes-validate ships.
 KUBE_VERSIONS = ("1.25", "1.27", "1.30", "1.33", "1.37")
@@ -81,12 +82,20 @@ def test_service_monitor_is_well_formed() -> None:
     monitor = one(render(ALL_ON), "ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     spec = monitor["spec"]
-    assert set(spec) == {"selector", "namespaceSelector", "endpoints"}
+    assert set(spec) == {
+        "jobLabel",
+        "targetLabels",
+        "podTargetLabels",
+        "selector",
+        "namespaceSelector",
+        "endpoints",
+    }
     assert spec["namespaceSelector"] == {"matchNames": [monitor["metadata"]["namespace"]]}
     endpoint = spec["endpoints"][0]
-    assert set(endpoint) <= {
+    assert set(endpoint) == {
         "port",
         "path",
+        "honorLabels",
         "interval",
         "scrapeTimeout",
         "relabelings",

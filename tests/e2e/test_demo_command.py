@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.tools import require
+from tests.tools import tool
 
 JOBWATCH = [sys.executable, "-m", "jobwatch"]
 METRICS_URL = re.compile(r"^exporter\s+(http://127\.0\.0\.1:\d+/metrics)$", re.MULTILINE)
@@ -19,7 +19,8 @@ METRICS_URL = re.compile(r"^exporter\s+(http://127\.0\.0\.1:\d+/metrics)$", re.M
 
 @pytest.mark.timeout(120)
 def test_demo_shows_jobs_and_alerts_then_stops_after_duration() -> None:
-    require("prometheus", "prometheus-alertmanager")
+    tool("prometheus")
+    tool("prometheus-alertmanager")
     result = subprocess.run(
         [*JOBWATCH, "demo", "--duration", "25", "--scenarios", "healthy,exit127_command_not_found"],
         capture_output=True,

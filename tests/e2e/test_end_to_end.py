@@ -21,7 +21,7 @@ from jobwatch.render.dashboard import panel_queries
 from jobwatch.render.usage import used_metrics
 from jobwatch_testbed.monitoring import WebhookReceiver
 from jobwatch_testbed.stack import Stack, run_stack
-from tests.tools import require
+from tests.tools import tool
 
 T = TypeVar("T")
 STACK_TIMEOUT = 150.0
@@ -91,7 +91,8 @@ class _Running:
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[_Running]:
-    require("prometheus", "prometheus-alertmanager")
+    tool("prometheus")
+    tool("prometheus-alertmanager")
     stack = _Running()
     stack.start()
     try:

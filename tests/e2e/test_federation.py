@@ -29,7 +29,7 @@ from jobwatch.settings import settings
 from jobwatch_testbed.monitoring import Prometheus, prometheus_config, run_prometheus_config
 from jobwatch_testbed.sim import ScenarioPlayer, SimServer
 from jobwatch_testbed.stack import compressed_time
-from tests.tools import require
+from tests.tools import tool
 
 TIMEOUT = 120.0
 SHARED = "backoff_limit_exceeded_never"  # sim-backoff-never/backofflimit: JobBackoffLimitExceeded
@@ -129,7 +129,7 @@ async def _run() -> dict[str, Any]:
 
 
 def test_federated_clusters_keep_their_alerts_and_dashboard_apart() -> None:
-    require("prometheus")
+    tool("prometheus")
     result = asyncio.run(_run())
     assert result["firing"] == WANT  # once per cluster, labelled with it
     assert sorted(result["clusters"]) == ["a", "b"]

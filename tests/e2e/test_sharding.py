@@ -27,7 +27,7 @@ from jobwatch.settings import settings
 from jobwatch_testbed.monitoring import Prometheus, run_prometheus
 from jobwatch_testbed.sim import JOBS, ScenarioPlayer, SimServer
 from jobwatch_testbed.stack import compressed_time
-from tests.tools import require
+from tests.tools import tool
 
 SHARDS = 3
 TIMEOUT = 150.0
@@ -103,7 +103,7 @@ async def _run() -> dict[str, Any]:
                 want_jobs = len(sim.store.list(JOBS)[0])
                 async with asyncio.timeout(TIMEOUT):
                     await _converged(single, sharded, want_jobs)
-                per_shard = [len(e.state.reports) for e in exporters[1:]]
+                per_shard = [len(e.state.reports()) for e in exporters[1:]]
                 return {
                     "series": (await _series(single), await _series(sharded)),
                     "counters": (await _counters(single), await _counters(sharded)),
@@ -114,7 +114,7 @@ async def _run() -> dict[str, Any]:
 
 
 def test_shards_export_exactly_one_instance_and_alerts_fire_once() -> None:
-    require("prometheus")
+    tool("prometheus")
     result = asyncio.run(_run())
     one, many = result["series"]
     assert many == one

@@ -9,7 +9,7 @@ import contextlib
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster import Informer, connect
 from jobwatch.settings import Settings, settings
-from jobwatch.sink import Raw, Result, Verb
+from jobwatch.sink import Problem, Raw, Result, Verb
 from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
 from jobwatch_testbed.sim.selectors import parse_label_selector
 from jobwatch_testbed.sim.server import SimServer
@@ -30,17 +30,14 @@ CONVERGE_TIMEOUT = 10.0
 FAST: dict[str, Any] = {"idle_timeout": 5.0, "backoff_initial": 0.01, "backoff_max": 0.05}
 
 
-def run(body: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(body(), timeout)
-
-    return asyncio.run(bounded())
-
-
 def _uid(obj: Raw) -> str | None:
     meta = obj.get("metadata")
     uid = meta.get("uid") if isinstance(meta, dict) else None
     return uid if isinstance(uid, str) else None
+
+
+def _in(obj: Raw, scope: str | None) -> bool:
+    return scope is None or obj["metadata"].get("namespace") == scope
 
 
 class RecordingSink:
@@ -54,11 +51,11 @@ class RecordingSink:
         self.pages: dict[tuple[str, str | None], list[Raw]] = {}
         self.page_sizes: list[int] = []
 
-    def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
+    def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> int:
         current = self.objects[resource]
-        for uid, obj in list(current.items()):
-            if scope is None or obj["metadata"].get("namespace") == scope:
-                del current[uid]
+        before = {u: o for u, o in current.items() if _in(o, scope)}
+        for uid in before:
+            del current[uid]
         for obj in objects:
             uid = _uid(obj)
             if uid is None:
@@ -66,6 +63,8 @@ class RecordingSink:
             else:
                 current[uid] = obj
         self.replaced.append((resource, scope, len(objects)))
+        after = {u: o for u, o in current.items() if _in(o, scope)}
+        return sum(before.get(u) != after.get(u) for u in before.keys() | after.keys())
 
     def list_started(self, resource: str, scope: str | None) -> None:
         self.pages[resource, scope] = []
@@ -74,8 +73,8 @@ class RecordingSink:
         self.pages[resource, scope].extend(objects)
         self.page_sizes.append(len(objects))
 
-    def list_done(self, resource: str, scope: str | None) -> None:
-        self.replace(resource, scope, self.pages.pop((resource, scope)))
+    def list_done(self, resource: str, scope: str | None) -> int:
+        return self.replace(resource, scope, self.pages.pop((resource, scope)))
 
     def apply(self, resource: str, event_type: str, obj: Raw) -> None:
         self.applied[resource, event_type] += 1
@@ -100,6 +99,9 @@ class RecordingTelemetry:
     events: Counter[tuple[str, str]] = field(default_factory=Counter)
     heartbeats: list[tuple[str, float]] = field(default_factory=list)
     syncs: list[tuple[str, str | None]] = field(default_factory=list)
+    parse_errors: Counter[str] = field(default_factory=Counter)
+    problems: list[tuple[str, str | None, Problem | None]] = field(default_factory=list)
+    drift: Counter[str] = field(default_factory=Counter)
     on_request: Callable[[str, str, str], None] | None = None
 
     def request(self, resource: str, verb: Verb, result: Result) -> None:
@@ -118,6 +120,15 @@ class RecordingTelemetry:
 
     def synced(self, resource: str, scope: str | None) -> None:
         self.syncs.append((resource, scope))
+
+    def parse_error(self, resource: str) -> None:
+        self.parse_errors[resource] += 1
+
+    def unavailable(self, resource: str, scope: str | None, problem: Problem | None) -> None:
+        self.problems.append((resource, scope, problem))
+
+    def drifted(self, resource: str, differences: int) -> None:
+        self.drift[resource] += differences
 
 
 def truth(

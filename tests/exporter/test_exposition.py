@@ -1,5 +1,5 @@
 """The /metrics body: exact golden text, uniqueness, both parsers, promtool, and coverage of
-every family `metrics.py` declares.
+every family `metrics.py` declares (§n: docs/job-semantics.md).
 
 The golden texts are written out by hand from the fixtures and checked against the spec: each
 value's source is in the comment above it. Times are from `tests/builders.py` (T0 = 2026-05-04
@@ -20,13 +20,13 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from jobwatch import exposition as ex
-from jobwatch import metrics
+from jobwatch import metrics, negotiation
 from jobwatch.analysis.report import ContainerFailure, HiddenCount
 from jobwatch.state import ExporterState
 from jobwatch.vocabulary import Cause, HiddenFailure
 from tests.builders import T0_EPOCH
 from tests.exporter import scenarios
-from tests.tools import require
+from tests.tools import tool
 
 Obj = dict[str, Any]
 
@@ -234,12 +234,13 @@ def test_golden_openmetrics_counters_and_units() -> None:
 
 def rich_state() -> ExporterState:
     state = state_of(scenarios.rich())
+    assert state.reports()  # analysed (and counted) before the informers register: no baseline
     for resource in ("jobs", "pods"):
-        state.expect(resource, None)
-        state.synced(resource, None)
-        state.heartbeat(resource, T0_EPOCH + 11)
-        state.request(resource, "list", "ok")
-        state.event(resource, "ADDED")
+        state.telemetry.expect(resource, None)
+        state.telemetry.synced(resource, None)
+        state.telemetry.heartbeat(resource, T0_EPOCH + 11)
+        state.telemetry.request(resource, "list", "ok")
+        state.telemetry.event(resource, "ADDED")
     return state
 
 
@@ -257,7 +258,7 @@ def test_one_state_series_per_job() -> None:
     state = rich_state()
     text = state.exposition(False).decode()
     states = [s for s in samples(text) if s.startswith(metrics.JOB_STATE.name + "{")]
-    assert len(states) == len(state.reports) == len(scenarios.rich())
+    assert len(states) == len(state.reports()) == len(scenarios.rich())
 
 
 def test_families_contiguous_with_one_header_each() -> None:
@@ -290,7 +291,7 @@ def test_openmetrics_parses_with_prometheus_client() -> None:
 
 
 def test_promtool_check_metrics_accepts_text() -> None:
-    require("promtool")
+    tool("promtool")
     result = subprocess.run(
         ["promtool", "check", "metrics"],
         input=rich_state().exposition(False),
@@ -324,19 +325,30 @@ def test_label_values_are_escaped(raw: str, escaped: str) -> None:
     assert ex.escape_label(raw) == escaped
 
 
-def test_escaped_reason_parses_back() -> None:
+def test_escaped_label_parses_back_and_unknown_reasons_are_other() -> None:
     job, pods = fixture_run("oomkilled_137")
+    job["metadata"]["name"] = 'We"ird\\\nName'
     for c in job["status"]["conditions"]:
-        c["reason"] = 'We"ird\\\nReason'
+        c["reason"] = 'We"ird\\\nReason' + "x" * 10_000
     text = objects_part(state_of([(job, pods)]))
     state_family = next(f for f in parse_text(text) if f.name == metrics.JOB_STATE.name)
-    assert state_family.samples[0].labels["reason"] == 'We"ird\\\nReason'
+    assert state_family.samples[0].labels["job_name"] == 'We"ird\\\nName'
+    assert state_family.samples[0].labels["reason"] == "other"  # free text never a label
+
+
+def test_label_values_are_capped_and_lone_surrogates_replaced() -> None:
+    assert len(ex.escape_label("n" * 5000)) == ex.MAX_LABEL_CHARS
+    assert ex.escape_label("a\ud800b") == "a?b"
+    job, pods = fixture_run("oomkilled_137")
+    job["metadata"]["name"] = "j\udfff" + "y" * 1_000_000
+    text = objects_part(state_of([(job, pods)]))  # encodes: no UnicodeEncodeError
+    assert max(len(line) for line in text.splitlines()) < 2 * 1024
 
 
 def test_duplicate_kinds_and_causes_render_one_series_each() -> None:
     """hidden_failures sums per kind; last_failure_timestamp is the latest per cause."""
     state = state_of([fixture_run("oomkilled_137")])
-    report = next(iter(state.reports.values()))
+    report = next(iter(state.reports().values()))
     report = dataclasses.replace(
         report,
         hidden_failures=(
@@ -367,7 +379,7 @@ def test_duplicate_kinds_and_causes_render_one_series_each() -> None:
 def test_absent_when_unknown() -> None:
     """attempts are absent for externally managed Jobs; a stall without any time is absent."""
     state = state_of([fixture_run("oomkilled_137")])
-    report = next(iter(state.reports.values()))
+    report = next(iter(state.reports().values()))
     fragments = ex.render_job(dataclasses.replace(report, attempts=None, start_at=None))
     for family in (metrics.JOB_ATTEMPTS_USED, metrics.JOB_ATTEMPTS_LIMIT, metrics.JOB_START):
         assert family.name not in fragments
@@ -401,6 +413,8 @@ def test_numbers(value: float, text: str) -> None:
     ],
 )
 def test_negotiate(accept: str | None, openmetrics: bool) -> None:
-    chosen, content_type = ex.negotiate(accept)
+    chosen, content_type = negotiation.negotiate(accept)
     assert chosen is openmetrics
-    assert content_type == (ex.OPENMETRICS_CONTENT_TYPE if openmetrics else ex.TEXT_CONTENT_TYPE)
+    assert content_type == (
+        negotiation.OPENMETRICS_CONTENT_TYPE if openmetrics else negotiation.TEXT_CONTENT_TYPE
+    )

@@ -12,7 +12,7 @@ import pytest
 
 from jobwatch import metrics as m
 from jobwatch.body import ChunkedFamilies, Exposition, Segment, combined_crc
-from jobwatch.exposition import JOB_FAMILIES
+from jobwatch.metrics import JOB_FAMILIES
 from jobwatch.settings import SettingsError, from_args
 from jobwatch.sharding import Shard
 from jobwatch.state import ExporterState
@@ -98,8 +98,8 @@ def test_a_foreign_jobs_pods_are_dropped_even_when_they_came_first() -> None:
     for index in range(2):
         state = ExporterState(clock=Clock(), shard=Shard(index, 2))
         _feed(state, runs, pods_first=True)
-        kept_jobs = {r.uid for r in state.reports.values()}
-        assert all(p.job_uid in kept_jobs for p in state._pods.values())
+        kept_jobs = {r.uid for r in state.reports().values()}
+        assert all(p.job_uid in kept_jobs for p in state.store.pods.values())
 
 
 def test_shard_flags_are_checked() -> None:
@@ -132,32 +132,34 @@ def test_a_paged_list_has_replace_semantics_without_holding_the_list() -> None:
     _feed(fresh, kept, pods_first=False)
     jobs = {line for line in _split(text(state))[0] if line.startswith("jobwatch_job_")}
     assert jobs == {line for line in _split(text(fresh))[0] if line.startswith("jobwatch_job_")}
-    assert len(state.reports) == len(kept)
+    assert len(state.reports()) == len(kept)
 
 
 def test_the_renderer_publishes_changes_and_a_scrape_never_analyses() -> None:
     clock = Clock()
     state = ExporterState(clock=clock)
-    state.expect("jobs", None)
+    state.telemetry.expect("jobs", None)
+    runs = _runs()
 
     async def body() -> None:
         renderer = asyncio.create_task(state.render_forever(debounce=0.01))
-        await asyncio.sleep(0)  # the renderer runs: readiness now waits for its first pass
         try:
-            assert not state.ready
-            state.synced("jobs", None)
-            _feed(state, _runs()[:5], pods_first=False)
+            _feed(state, runs[:5], pods_first=False)
+            state.telemetry.synced("jobs", None)  # ready: the body shows the initial LIST
+            assert state.telemetry.ready
+            assert _split(state.latest(False).joined().decode()) == _split(text(state))
+            _feed(state, runs[5:9], pods_first=False)
             clock.now += 7
             assert state.unrendered_age == 7
             analysed = state.analysed
             served = state.latest(False).joined()
             assert state.analysed == analysed  # the scrape did not analyse
             assert b"jobwatch_exporter_unrendered_change_age_seconds 7\n" in served
+            assert runs[6][0]["metadata"]["name"].encode() not in served
             for _ in range(200):
-                if state.ready:
+                if state.unrendered_age == 0:
                     break
                 await asyncio.sleep(0.01)
-            assert state.ready
             assert state.analysed > analysed
             served = state.latest(False).joined()
             assert b"jobwatch_exporter_unrendered_change_age_seconds 0\n" in served

@@ -25,7 +25,7 @@ from jobwatch.metrics import Metric
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
 from jobwatch_testbed.sim import CRONJOBS, JOBS, PODS, SCENARIOS, ScenarioPlayer, SimServer
-from tests.tools import require
+from tests.tools import tool
 
 PRESENT = object()  # any value
 ABSENT = object()  # no such series
@@ -368,7 +368,7 @@ def test_no_series_appears_twice(scrape: Scrape) -> None:
 
 
 def test_live_output_passes_promtool_check_metrics(scrape: Scrape) -> None:
-    require("promtool")
+    tool("promtool")
     result = subprocess.run(
         ["promtool", "check", "metrics"],
         input=scrape.text,

@@ -46,40 +46,34 @@ async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0
 
 
 @pytest.mark.timeout(60)
-def test_readyz_is_503_until_the_first_list_then_200(tmp_path: Path) -> None:
-    async def body() -> None:
-        async with SimServer("127.0.0.1", 0) as sim:
-            sim.faults.delay(1.0)  # every API response waits: the first LIST takes a while
-            config = _settings(sim, tmp_path)
-            async with Exporter(config) as exporter:
-                assert await _status(f"{exporter.url}/readyz") == 503
-                assert await _status(f"{exporter.url}/healthz") == 200
-                await exporter.wait_ready()
-                assert await _status(f"{exporter.url}/readyz") == 200
-
-    asyncio.run(body())
+async def test_readyz_is_503_until_the_first_list_then_200(tmp_path: Path) -> None:
+    async with SimServer("127.0.0.1", 0) as sim:
+        sim.faults.delay(1.0)  # every API response waits: the first LIST takes a while
+        config = _settings(sim, tmp_path)
+        async with Exporter(config) as exporter:
+            assert await _status(f"{exporter.url}/readyz") == 503
+            assert await _status(f"{exporter.url}/healthz") == 200
+            await exporter.wait_ready()
+            assert await _status(f"{exporter.url}/readyz") == 200
 
 
 @pytest.mark.timeout(60)
-def test_livez_fails_under_a_hung_watch_and_recovers(tmp_path: Path) -> None:
-    async def body() -> None:
-        async with SimServer("127.0.0.1", 0, bookmark_period=0.2) as sim:
-            config = _settings(
-                sim,
-                tmp_path,
-                livez_max_silence=1.5,
-                watch_idle_timeout=30.0,  # longer than the test: only the probe can notice
-            )
-            async with Exporter(config) as exporter:
-                await exporter.wait_ready()
-                livez = f"{exporter.url}/livez"
-                await _eventually(lambda: _is(livez, 200))
-                sim.faults.blackhole()  # watches stay open and send nothing, not even bookmarks
-                await _eventually(lambda: _is(livez, 503))
-                sim.faults.clear()
-                await _eventually(lambda: _is(livez, 200))
-
-    asyncio.run(body())
+async def test_livez_fails_under_a_hung_watch_and_recovers(tmp_path: Path) -> None:
+    async with SimServer("127.0.0.1", 0, bookmark_period=0.2) as sim:
+        config = _settings(
+            sim,
+            tmp_path,
+            livez_max_silence=1.5,
+            watch_idle_timeout=30.0,  # longer than the test: only the probe can notice
+        )
+        async with Exporter(config) as exporter:
+            await exporter.wait_ready()
+            livez = f"{exporter.url}/livez"
+            await _eventually(lambda: _is(livez, 200))
+            sim.faults.blackhole()  # watches stay open and send nothing, not even bookmarks
+            await _eventually(lambda: _is(livez, 503))
+            sim.faults.clear()
+            await _eventually(lambda: _is(livez, 200))
 
 
 async def _is(url: str, status: int) -> bool:
@@ -87,41 +81,35 @@ async def _is(url: str, status: int) -> bool:
 
 
 @pytest.mark.timeout(60)
-def test_deleted_jobs_leave_no_series(tmp_path: Path) -> None:
-    async def body() -> None:
-        async with SimServer("127.0.0.1", 0) as sim:
-            await ScenarioPlayer(sim.store, speed=500).run(["healthy"], until_settled=True)
-            config = _settings(sim, tmp_path)
-            async with Exporter(config) as exporter:
-                await exporter.wait_ready()
-                metrics = f"{exporter.url}/metrics"
-                assert 'job_name="hello"' in await _text(metrics)
-                sim.store.delete(JOBS, "sim-healthy", "hello")
-                await _eventually(lambda: _lacks(metrics, 'job_name="hello"'))
-
-    asyncio.run(body())
+async def test_deleted_jobs_leave_no_series(tmp_path: Path) -> None:
+    async with SimServer("127.0.0.1", 0) as sim:
+        await ScenarioPlayer(sim.store, speed=500).run(["healthy"], until_settled=True)
+        config = _settings(sim, tmp_path)
+        async with Exporter(config) as exporter:
+            await exporter.wait_ready()
+            metrics = f"{exporter.url}/metrics"
+            assert 'job_name="hello"' in await _text(metrics)
+            sim.store.delete(JOBS, "sim-healthy", "hello")
+            await _eventually(lambda: _lacks(metrics, 'job_name="hello"'))
 
 
 @pytest.mark.timeout(60)
-def test_a_deleted_cronjob_leaves_no_cronjob_series(tmp_path: Path) -> None:
-    async def body() -> None:
-        async with SimServer("127.0.0.1", 0) as sim:
-            player = ScenarioPlayer(sim.store, speed=500)
-            await player.run(["cronjob_three_failures_then_success"], until_settled=True)
-            config = _settings(sim, tmp_path)
-            async with Exporter(config) as exporter:
-                await exporter.wait_ready()
-                metrics = f"{exporter.url}/metrics"
-                series = 'jobwatch_cronjob_last_run_state{namespace="sim-cronjob"'
-                assert series in await _text(metrics)
-                sim.store.delete(CRONJOBS, "sim-cronjob", "nightly-report")
-                await _eventually(lambda: _lacks(metrics, series))
-
-    asyncio.run(body())
+async def test_a_deleted_cronjob_leaves_no_cronjob_series(tmp_path: Path) -> None:
+    async with SimServer("127.0.0.1", 0) as sim:
+        player = ScenarioPlayer(sim.store, speed=500)
+        await player.run(["cronjob_three_failures_then_success"], until_settled=True)
+        config = _settings(sim, tmp_path)
+        async with Exporter(config) as exporter:
+            await exporter.wait_ready()
+            metrics = f"{exporter.url}/metrics"
+            series = 'jobwatch_cronjob_last_run_state{namespace="sim-cronjob"'
+            assert series in await _text(metrics)
+            sim.store.delete(CRONJOBS, "sim-cronjob", "nightly-report")
+            await _eventually(lambda: _lacks(metrics, series))
 
 
 @pytest.mark.timeout(60)
-def test_an_informer_that_crashes_is_restarted(
+async def test_an_informer_that_crashes_is_restarted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A bug escaping the informer (here: the store raising once) is an error path no real
@@ -138,17 +126,14 @@ def test_an_informer_that_crashes_is_restarted(
     monkeypatch.setattr(ExporterState, "apply", apply_once_broken)
     monkeypatch.setattr("jobwatch.serve.RESTART_INITIAL", 0.05)
 
-    async def body() -> None:
-        async with SimServer("127.0.0.1", 0) as sim:
-            config = _settings(sim, tmp_path)
-            async with Exporter(config) as exporter:
-                await exporter.wait_ready()
-                await ScenarioPlayer(sim.store, speed=500).run(["healthy"], until_settled=True)
-                metrics = f"{exporter.url}/metrics"
-                await _eventually(lambda: _has(metrics, 'job_name="hello"'))
-        assert raised
-
-    asyncio.run(body())
+    async with SimServer("127.0.0.1", 0) as sim:
+        config = _settings(sim, tmp_path)
+        async with Exporter(config) as exporter:
+            await exporter.wait_ready()
+            await ScenarioPlayer(sim.store, speed=500).run(["healthy"], until_settled=True)
+            metrics = f"{exporter.url}/metrics"
+            await _eventually(lambda: _has(metrics, 'job_name="hello"'))
+    assert raised
 
 
 async def _text(url: str) -> str:

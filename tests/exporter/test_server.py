@@ -35,30 +35,27 @@ class Source:
 Check = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
 
 
-def _serve(source: Source, check: Check, now: float = 1000.0) -> None:
-    async def body() -> None:
-        app = server.build_app(source, livez_max_silence=60, clock=lambda: now)
-        runner, port = await server.start(app, "127.0.0.1", 0)
-        try:
-            async with aiohttp.ClientSession(auto_decompress=False) as session:
-                await check(session, f"http://127.0.0.1:{port}")
-        finally:
-            await runner.cleanup()
-
-    asyncio.run(body())
+async def _serve(source: Source, check: Check, now: float = 1000.0) -> None:
+    app = server.build_app(source, source, livez_max_silence=60, clock=lambda: now)
+    runner, port = await server.start(app, "127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession(auto_decompress=False) as session:
+            await check(session, f"http://127.0.0.1:{port}")
+    finally:
+        await runner.cleanup()
 
 
-def test_metrics_default_to_text_format() -> None:
+async def test_metrics_default_to_text_format() -> None:
     async def check(s: aiohttp.ClientSession, url: str) -> None:
         async with s.get(f"{url}/metrics", headers={"Accept-Encoding": "identity"}) as r:
             assert r.status == 200
             assert r.headers["Content-Type"] == TEXT
             assert (await r.read()).startswith(b"x 1\n")
 
-    _serve(Source(), check)
+    await _serve(Source(), check)
 
 
-def test_openmetrics_when_prometheus_asks_for_it() -> None:
+async def test_openmetrics_when_prometheus_asks_for_it() -> None:
     accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
     async def check(s: aiohttp.ClientSession, url: str) -> None:
@@ -67,10 +64,10 @@ def test_openmetrics_when_prometheus_asks_for_it() -> None:
             assert r.headers["Content-Type"] == OPENMETRICS
             assert await r.read() == b"# EOF\n"
 
-    _serve(Source(), check)
+    await _serve(Source(), check)
 
 
-def test_gzip_when_accepted_and_shared_by_concurrent_scrapes() -> None:
+async def test_gzip_when_accepted_and_shared_by_concurrent_scrapes() -> None:
     async def check(s: aiohttp.ClientSession, url: str) -> None:
         async def scrape() -> bytes:
             async with s.get(f"{url}/metrics", headers={"Accept-Encoding": "gzip"}) as r:
@@ -81,10 +78,10 @@ def test_gzip_when_accepted_and_shared_by_concurrent_scrapes() -> None:
         assert all(gzip.decompress(b) == b"x 1\n" * 1000 for b in bodies)
         assert len(bodies[0]) < 1000  # compressed
 
-    _serve(Source(), check)
+    await _serve(Source(), check)
 
 
-def test_readyz_is_503_until_synced_then_200() -> None:
+async def test_readyz_is_503_until_synced_then_200() -> None:
     source = Source()
 
     async def check(s: aiohttp.ClientSession, url: str) -> None:
@@ -94,10 +91,10 @@ def test_readyz_is_503_until_synced_then_200() -> None:
         async with s.get(f"{url}/readyz") as r:
             assert r.status == 200
 
-    _serve(source, check)
+    await _serve(source, check)
 
 
-def test_livez_fails_once_the_api_server_is_silent_too_long() -> None:
+async def test_livez_fails_once_the_api_server_is_silent_too_long() -> None:
     source = Source(last_heartbeat=990.0)
 
     async def check(s: aiohttp.ClientSession, url: str) -> None:
@@ -108,10 +105,10 @@ def test_livez_fails_once_the_api_server_is_silent_too_long() -> None:
             assert r.status == 503
             assert "100s" in await r.text()
 
-    _serve(source, check)
+    await _serve(source, check)
 
 
-def test_healthz_and_landing_page() -> None:
+async def test_healthz_and_landing_page() -> None:
     async def check(s: aiohttp.ClientSession, url: str) -> None:
         async with s.get(f"{url}/healthz") as r:
             assert r.status == 200
@@ -123,4 +120,4 @@ def test_healthz_and_landing_page() -> None:
         async with s.get(f"{url}/nothing") as r:
             assert r.status == 404
 
-    _serve(Source(), check)
+    await _serve(Source(), check)

@@ -52,9 +52,9 @@ def test_env_names_follow_the_flag_names() -> None:
         (
             [],
             {"JOBWATCH_WATCH_IDLE_TIMEOUT": "-1"},
-            "JOBWATCH_WATCH_IDLE_TIMEOUT: must be positive",
+            "JOBWATCH_WATCH_IDLE_TIMEOUT: must be between 0.1 and 3600 seconds",
         ),
-        (["--resync.period", "soon"], {}, "--resync.period: could not convert"),
+        (["--resync.period", "soon"], {}, "--resync.period: must be a number of seconds"),
     ],
 )
 def test_bad_values_are_one_line_errors(argv: list[str], env: dict[str, str], message: str) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import copy
 import itertools
-import logging
 from typing import Any
 
 import pytest
 
 from jobwatch import metrics
 from jobwatch.state import ExporterState
+from jobwatch.state.store import PARSERS
 from jobwatch.vocabulary import State
 from tests.builders import T0_EPOCH
 from tests.exporter import scenarios
@@ -51,7 +51,7 @@ def value(exporter: ExporterState, name: str, **labels: str) -> float | None:
 
 
 def job_names(state: ExporterState) -> set[str]:
-    return {r.name for r in state.reports.values()}
+    return {r.name for r in state.reports().values()}
 
 
 def in_namespace(run: tuple[Obj, list[Obj]], namespace: str) -> tuple[Obj, list[Obj]]:
@@ -101,9 +101,9 @@ def test_pods_may_arrive_before_their_job() -> None:
         scenarios.fixture("oomkilled_137")["pods"],
     )
     state.replace("pods", None, pods)
-    assert state.reports == {}
+    assert state.reports() == {}
     state.replace("jobs", None, [job])
-    report = state.reports[job["metadata"]["uid"]]
+    report = state.reports()[job["metadata"]["uid"]]
     assert report.last_exit is not None
     assert report.last_exit.code == 137
 
@@ -168,7 +168,7 @@ def test_parser_exception_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(raw: Obj) -> Any:
         raise RuntimeError("parser bug")
 
-    monkeypatch.setattr("jobwatch.state.parse_pod", broken)
+    monkeypatch.setitem(PARSERS, "pods", broken)
     state = ExporterState(clock=Clock())
     state.apply("pods", "ADDED", scenarios.waiting_for_retry()[1][0])
     assert value(state, metrics.EXPORTER_PARSE_ERRORS_TOTAL.name, resource="pods") == 1
@@ -184,7 +184,7 @@ def test_an_analysis_bug_costs_one_jobs_series_not_the_scrape(
             raise RuntimeError("analysis bug")
         return analyse(job, pods, now)
 
-    monkeypatch.setattr("jobwatch.state.analyse", fragile)
+    monkeypatch.setattr("jobwatch.state.exporter.analyse", fragile)
     state = ExporterState(clock=Clock())
     oom = scenarios.fixture("oomkilled_137")
     load(state, (oom["job"], oom["pods"]), scenarios.waiting_for_retry())
@@ -256,17 +256,17 @@ def test_cronjob_history_survives_deletion_and_tracks_the_failure_streak() -> No
         load(state, run)
         text(state)
         state.apply("jobs", "DELETED", run[0])  # like successfulJobsHistoryLimit: 0
-    status = state.cronjobs[key]
+    status = state.cronjob_statuses()[key]
     assert status.consecutive_failures == 2
     assert status.last_state == State.FAILED
     assert status.last_success_at == T0_EPOCH - 10_000 + 5
     assert status.last_failure_at == T0_EPOCH - 8_000 + 5
     assert status.first_seen_at == T0_EPOCH - 10_000
-    assert state.reports == {}
+    assert state.reports() == {}
     assert value(state, metrics.CRONJOB_CONSECUTIVE_FAILURES.name, cronjob="hourly") == 2
 
     load(state, scenarios.cron_run("hourly", 4, ok=True, start=-7_000))
-    assert state.cronjobs[key].consecutive_failures == 0
+    assert state.cronjob_statuses()[key].consecutive_failures == 0
     assert value(state, metrics.CRONJOB_LAST_RUN_STATE.name, state="succeeded") == 1
 
 
@@ -276,7 +276,7 @@ def test_cronjob_last_run_is_the_latest_started_even_while_running() -> None:
     running, _pods = scenarios.cron_run("hourly", 2, ok=True, start=-60)
     running["status"] = {"startTime": running["status"]["startTime"], "active": 1}
     load(state, (running, []))
-    status = state.cronjobs[("default", "hourly")]
+    status = state.cronjob_statuses()[("default", "hourly")]
     assert status.last_state in (State.RUNNING, State.STALLED)
     assert status.consecutive_failures == 1
 
@@ -289,8 +289,8 @@ def test_cronjob_history_is_rebuilt_from_existing_jobs_and_order_does_not_matter
     backward = ExporterState(clock=Clock())
     forward.replace("jobs", None, [j for j, _ in runs])
     backward.replace("jobs", None, [j for j, _ in reversed(runs)])
-    assert forward.cronjobs == backward.cronjobs
-    assert forward.cronjobs[("default", "hourly")].consecutive_failures == 2
+    assert forward.cronjob_statuses() == backward.cronjob_statuses()
+    assert forward.cronjob_statuses()[("default", "hourly")].consecutive_failures == 2
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations((2, 3, 4))))
@@ -302,7 +302,7 @@ def test_cronjob_runs_started_in_the_same_second_are_ordered_by_their_scheduled_
     for n in order:
         load(state, scenarios.cron_run("hourly", n, ok=n == 4, start=-100))
         text(state)
-    status = state.cronjobs[("default", "hourly")]
+    status = state.cronjob_statuses()[("default", "hourly")]
     assert status.last_state == State.SUCCEEDED
     assert status.consecutive_failures == 0
 
@@ -314,11 +314,11 @@ def test_cronjob_history_is_bounded_but_exact() -> None:
         load(state, run)
         text(state)
         state.apply("jobs", "DELETED", run[0])
-    status = state.cronjobs[("default", "hourly")]
+    status = state.cronjob_statuses()[("default", "hourly")]
     assert status.consecutive_failures == 9
     assert status.last_success_at == T0_EPOCH - 100_000 + 1000 + 5
     assert status.first_seen_at == T0_EPOCH - 100_000 + 1000
-    assert len(state.history._by_key[("default", "hourly")].runs) == 3
+    assert len(state.cronjobs.history._by_key[("default", "hourly")].runs) == 3
 
 
 # --- lazy analysis and resync -----------------------------------------------------------------
@@ -372,31 +372,31 @@ def test_resync_picks_up_time_driven_changes() -> None:
 
 def test_readiness_waits_for_every_expected_scope() -> None:
     state = ExporterState(clock=Clock())
-    assert not state.ready
-    state.expect("jobs", "a")
-    state.expect("jobs", "b")
-    state.expect("pods", None)
-    state.synced("jobs", "a")
-    state.synced("pods", None)
-    assert not state.ready
+    assert not state.telemetry.ready
+    state.telemetry.expect("jobs", "a")
+    state.telemetry.expect("jobs", "b")
+    state.telemetry.expect("pods", None)
+    state.telemetry.synced("jobs", "a")
+    state.telemetry.synced("pods", None)
+    assert not state.telemetry.ready
     assert value(state, metrics.EXPORTER_SYNCED.name, resource="jobs") == 0
-    state.synced("jobs", "b")
-    assert state.ready
+    state.telemetry.synced("jobs", "b")
+    assert state.telemetry.ready
     assert value(state, metrics.EXPORTER_SYNCED.name, resource="jobs") == 1
 
 
 def test_self_metrics_count_what_the_informers_report() -> None:
     state = ExporterState(clock=Clock())
-    assert state.last_heartbeat is None
+    assert state.telemetry.last_heartbeat is None
     assert value(state, metrics.EXPORTER_EVENTS_TOTAL.name, resource="pods", type="ADDED") == 0
-    state.heartbeat("jobs", 100.0)
-    state.heartbeat("pods", 200.0)
-    state.heartbeat("jobs", 50.0)  # late report never moves time back
-    assert state.last_heartbeat == 200.0
-    state.event("pods", "ADDED")
-    state.event("pods", "SOMETHING-NEW")
-    state.request("jobs", "watch", "expired")
-    state.relisted("jobs")
+    state.telemetry.heartbeat("jobs", 100.0)
+    state.telemetry.heartbeat("pods", 200.0)
+    state.telemetry.heartbeat("jobs", 50.0)  # late report never moves time back
+    assert state.telemetry.last_heartbeat == 200.0
+    state.telemetry.event("pods", "ADDED")
+    state.telemetry.event("pods", "SOMETHING-NEW")
+    state.telemetry.request("jobs", "watch", "expired")
+    state.telemetry.relisted("jobs")
     assert value(state, metrics.EXPORTER_EVENTS_TOTAL.name, resource="pods", type="ADDED") == 1
     assert value(state, metrics.EXPORTER_EVENTS_TOTAL.name, resource="pods", type="OTHER") == 1
     assert (
@@ -414,14 +414,14 @@ def test_self_metrics_count_what_the_informers_report() -> None:
     assert value(state, metrics.EXPORTER_LAST_EVENT.name, resource="pods") == 200
 
 
-def test_state_implements_the_sink_and_telemetry_protocols() -> None:
+def test_state_implements_the_sink_and_its_telemetry_the_telemetry_protocol() -> None:
+    # Checked by mypy (tests are type-checked): a missing or mistyped method fails `make lint`.
     from jobwatch.sink import Sink, Telemetry
 
     state = ExporterState()
     sink: Sink = state
-    telemetry: Telemetry = state
-    assert sink is telemetry
-    logging.getLogger("jobwatch.state").debug("protocols satisfied")
+    telemetry: Telemetry = state.telemetry
+    assert sink is not telemetry
 
 
 def test_an_unchanged_scrape_returns_the_same_body_object() -> None:
@@ -430,7 +430,7 @@ def test_an_unchanged_scrape_returns_the_same_body_object() -> None:
     load(state, scenarios.waiting_for_retry())
     first = state.exposition(False)
     assert state.exposition(False) is first
-    state.event("pods", "MODIFIED")  # a self-metric changes: a new body
+    state.telemetry.event("pods", "MODIFIED")  # a self-metric changes: a new body
     assert state.exposition(False) is not first
 
 
@@ -458,16 +458,16 @@ def test_a_deleted_cronjob_takes_its_series_with_it() -> None:
     state.apply("jobs", "MODIFIED", run[0] | {"spec": {"backoffLimit": 1}})
     state.apply("jobs", "DELETED", run[0])  # the garbage collector, a moment later
     assert value(state, failures, cronjob="hourly") is None  # a late Job does not bring it back
-    assert state.cronjobs == {}
+    assert state.cronjob_statuses() == {}
 
 
 def test_jobs_seen_before_their_cronjob_count_once_it_arrives() -> None:
     state = ExporterState(clock=Clock())
     state.replace("cronjobs", None, [])
     load(state, scenarios.cron_run("hourly", 1, ok=False, start=-100))
-    assert state.cronjobs == {}  # separate watches: the CronJob's ADDED may come later
+    assert state.cronjob_statuses() == {}  # separate watches: the CronJob's ADDED may come later
     state.apply("cronjobs", "ADDED", cronjob_object("hourly"))
-    assert state.cronjobs[("default", "hourly")].consecutive_failures == 1
+    assert state.cronjob_statuses()[("default", "hourly")].consecutive_failures == 1
     tracked = metrics.EXPORTER_TRACKED_OBJECTS.name
     assert value(state, tracked, resource="cronjobs") == 1
 
@@ -478,9 +478,9 @@ def test_a_cronjob_deleted_while_disconnected_goes_at_the_relist_in_its_scope_on
     state.replace("cronjobs", None, [cronjob_object("hourly"), team_b])
     load(state, scenarios.cron_run("hourly", 1, ok=True, start=-100))
     load(state, scenarios.cron_run("nightly", 1, ok=True, start=-100, namespace="team-b"))
-    assert set(state.cronjobs) == {("default", "hourly"), ("team-b", "nightly")}
+    assert set(state.cronjob_statuses()) == {("default", "hourly"), ("team-b", "nightly")}
     state.replace("cronjobs", "default", [])
-    assert set(state.cronjobs) == {("team-b", "nightly")}
+    assert set(state.cronjob_statuses()) == {("team-b", "nightly")}
 
 
 def test_without_a_cronjob_watch_history_outlives_everything() -> None:
@@ -488,7 +488,7 @@ def test_without_a_cronjob_watch_history_outlives_everything() -> None:
     run = scenarios.cron_run("hourly", 1, ok=False, start=-100)
     load(state, run)
     state.apply("jobs", "DELETED", run[0])
-    assert state.cronjobs[("default", "hourly")].consecutive_failures == 1
+    assert state.cronjob_statuses()[("default", "hourly")].consecutive_failures == 1
     assert 'resource="cronjobs"' not in text(state)
 
 

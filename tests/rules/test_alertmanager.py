@@ -21,7 +21,7 @@ from jobwatch.render.alertmanager import (
 from jobwatch.render.config import load_config
 from jobwatch.render.paths import repo_root
 from jobwatch.vocabulary import CAUSE_MEANING, Cause
-from tests.rules.tools import require_tool
+from tests.tools import tool
 
 GENERATED = repo_root() / "alertmanager" / "generated"
 
@@ -86,7 +86,7 @@ def _data(*alerts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render(template: str, data: dict[str, Any], tmp_path: Path) -> str:
-    amtool = require_tool("amtool")
+    amtool = tool("amtool")
     path = tmp_path / "data.json"
     path.write_text(json.dumps(data))
     result = subprocess.run(
@@ -109,7 +109,7 @@ def _render(template: str, data: dict[str, Any], tmp_path: Path) -> str:
 
 @pytest.mark.tool
 def test_generated_config_passes_amtool() -> None:
-    amtool = require_tool("amtool")
+    amtool = tool("amtool")
     result = subprocess.run(
         [amtool, "check-config", str(GENERATED / CONFIG_FILE)],
         capture_output=True,
@@ -126,7 +126,7 @@ def test_generated_config_passes_amtool() -> None:
     "overrides", [{"cluster_label": "cluster"}, {"alertmanager": {"repeat_interval": "1h"}}]
 )
 def test_other_configs_pass_amtool(overrides: dict[str, Any], tmp_path: Path) -> None:
-    amtool = require_tool("amtool")
+    amtool = tool("amtool")
     path = write_alertmanager(tmp_path, overrides=overrides)
     subprocess.run([amtool, "check-config", str(path)], check=True, capture_output=True, timeout=30)
 
@@ -158,7 +158,7 @@ def test_cli_writes_both_files(tmp_path: Path) -> None:
     ],
 )
 def test_routes_by_severity(labels: list[str], receiver: str) -> None:
-    amtool = require_tool("amtool")
+    amtool = tool("amtool")
     result = subprocess.run(
         [amtool, "config", "routes", "test", f"--config.file={GENERATED / CONFIG_FILE}", *labels],
         capture_output=True,

@@ -21,7 +21,7 @@ from jobwatch.render.dashboard import build, panel_queries, variable_queries
 from jobwatch.render.paths import repo_root
 from jobwatch_testbed import promtool
 from tests.rules.names import undeclared
-from tests.rules.tools import require_tool
+from tests.tools import tool
 
 COMMITTED = repo_root() / "dashboards" / "jobwatch.json"
 CONFIGS = {"defaults": {}, "multi-cluster": {"cluster_label": "cluster"}}
@@ -123,7 +123,7 @@ def test_panel_queries_are_substituted_and_declared() -> None:
 @pytest.mark.tool
 @pytest.mark.parametrize("overrides", CONFIGS.values(), ids=CONFIGS.keys())
 def test_every_panel_and_variable_query_parses(overrides: dict[str, Any], tmp_path: Path) -> None:
-    require_tool("promtool")
+    tool("promtool")
     cfg = load_config(overrides=overrides)
     exprs = [q.expr for q in panel_queries(cfg)] + variable_queries(cfg)
     rules = [{"record": f"jobwatch:panel_query:{i}", "expr": e} for i, e in enumerate(exprs)]

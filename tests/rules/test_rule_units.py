@@ -12,7 +12,7 @@ from jobwatch.render import rules
 from jobwatch.render.config import load_config
 from jobwatch_testbed import promtool
 from tests.rules.support import render_rule_tests, rule_test_templates
-from tests.rules.tools import require_tool
+from tests.tools import tool
 
 # The same unit tests hold with a cluster label configured: the series carry none, and an empty
 # label matches `cluster=""` in the annotations' queries as it does in Prometheus.
@@ -23,7 +23,7 @@ CONFIGS = {"defaults": {}, "multi-cluster": {"cluster_label": "cluster"}}
 @pytest.mark.parametrize("overrides", CONFIGS.values(), ids=CONFIGS.keys())
 @pytest.mark.parametrize("template", rule_test_templates())
 def test_promtool_unit_tests_pass(template: str, overrides: dict[str, str], tmp_path: Path) -> None:
-    require_tool("promtool")
+    tool("promtool")
     (test_file,) = render_rule_tests(load_config(overrides=overrides), tmp_path, [template])
     try:
         promtool.run_rule_tests(test_file)

@@ -12,7 +12,7 @@ from jobwatch.render import rules
 from jobwatch.render.config import load_config
 from jobwatch.render.paths import repo_root
 from jobwatch_testbed import promtool
-from tests.rules.tools import require_tool
+from tests.tools import tool
 
 GENERATED = repo_root() / "rules" / "generated"
 
@@ -33,14 +33,14 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 @pytest.mark.tool
 def test_generated_rule_file_passes_promtool() -> None:
-    require_tool("promtool")
+    tool("promtool")
     out = promtool.check_rules(GENERATED / rules.FILENAMES["prometheus"])
     assert "SUCCESS: 14 rules found" in out
 
 
 @pytest.mark.tool
 def test_generated_prometheusrule_spec_passes_promtool(tmp_path: Path) -> None:
-    require_tool("promtool")
+    tool("promtool")
     manifest = yaml.safe_load((GENERATED / rules.FILENAMES["prometheusrule"]).read_text())
     assert manifest["apiVersion"] == "monitoring.coreos.com/v1"
     assert manifest["kind"] == "PrometheusRule"
@@ -52,7 +52,7 @@ def test_generated_prometheusrule_spec_passes_promtool(tmp_path: Path) -> None:
 @pytest.mark.tool
 @pytest.mark.parametrize("overrides", CONFIGS.values(), ids=CONFIGS.keys())
 def test_rules_for_other_configs_pass_promtool(overrides: dict[str, Any], tmp_path: Path) -> None:
-    require_tool("promtool")
+    tool("promtool")
     cfg = load_config(overrides=overrides)
     (path,) = rules.write_rules(tmp_path, cfg, formats=("prometheus",))
     promtool.check_rules(path)

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 from kubernetes_asyncio import client
 
 from jobwatch_testbed.sim.objects import container, new_job
 from jobwatch_testbed.sim.server import SimServer
 from jobwatch_testbed.sim.store import JOBS, Obj
-
-
-def run(body: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(body(), timeout)
-
-    return asyncio.run(bounded())
 
 
 @contextlib.asynccontextmanager

@@ -7,12 +7,14 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 
 from jobwatch_testbed.sim.player import ScenarioPlayer
 from jobwatch_testbed.sim.server import SimServer
 from jobwatch_testbed.sim.store import RESOURCES, Resource
 
-from .helpers import run
+# Each test is bounded: a hung watch fails it instead of the whole run.
+pytestmark = pytest.mark.timeout(30)
 
 
 async def _informer(
@@ -46,31 +48,25 @@ async def _informer(
                 objects[key] = obj
 
 
-def test_watchers_reconstruct_the_store_exactly() -> None:
-    async def body() -> None:
-        async with SimServer(bookmark_period=0.05) as sim, aiohttp.ClientSession() as session:
-            states: dict[str, dict[str, Any]] = {p: {} for p in RESOURCES}
-            tasks = [
-                asyncio.create_task(_informer(session, sim, r, states[p]))
-                for p, r in RESOURCES.items()
-            ]
-            await ScenarioPlayer(sim.store, speed=1000).run(until_settled=True)
-            final_rv = sim.store.resource_version
-            for _ in range(200):  # bookmarks every 0.05 s bring every watcher to final_rv
-                if all(s.get("rv", 0) >= final_rv for s in states.values()):
-                    break
-                await asyncio.sleep(0.02)
-            for task in tasks:
-                task.cancel()
-            for plural, resource in RESOURCES.items():
-                items, _ = sim.store.list(resource)
-                expected = {
-                    f"{o['metadata']['namespace']}/{o['metadata']['name']}": o for o in items
-                }
-                seen = states[plural]["objects"]
-                assert sorted(seen) == sorted(expected), plural
-                for key, obj in expected.items():
-                    assert seen[key]["metadata"] == obj["metadata"], key
-                    assert seen[key].get("status") == obj.get("status"), key
-
-    run(body)
+async def test_watchers_reconstruct_the_store_exactly() -> None:
+    async with SimServer(bookmark_period=0.05) as sim, aiohttp.ClientSession() as session:
+        states: dict[str, dict[str, Any]] = {p: {} for p in RESOURCES}
+        tasks = [
+            asyncio.create_task(_informer(session, sim, r, states[p])) for p, r in RESOURCES.items()
+        ]
+        await ScenarioPlayer(sim.store, speed=1000).run(until_settled=True)
+        final_rv = sim.store.resource_version
+        for _ in range(200):  # bookmarks every 0.05 s bring every watcher to final_rv
+            if all(s.get("rv", 0) >= final_rv for s in states.values()):
+                break
+            await asyncio.sleep(0.02)
+        for task in tasks:
+            task.cancel()
+        for plural, resource in RESOURCES.items():
+            items, _ = sim.store.list(resource)
+            expected = {f"{o['metadata']['namespace']}/{o['metadata']['name']}": o for o in items}
+            seen = states[plural]["objects"]
+            assert sorted(seen) == sorted(expected), plural
+            for key, obj in expected.items():
+                assert seen[key]["metadata"] == obj["metadata"], key
+                assert seen[key].get("status") == obj.get("status"), key

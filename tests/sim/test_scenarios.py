@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from jobwatch_testbed.sim.objects import COMPLETION_INDEX, INDEX_FAILURE_COUNT
 from jobwatch_testbed.sim.player import ScenarioPlayer, UnknownScenarioError
 from jobwatch_testbed.sim.scenarios import SCENARIOS
 from jobwatch_testbed.sim.store import CRONJOBS, JOB_TRACKING_FINALIZER, JOBS, PODS, Obj, Store
+from jobwatch_testbed.sim.timing import VirtualClock
 
 Check = Callable[[Obj, list[Obj], Store], None]
 
@@ -357,7 +359,7 @@ def test_scenario_telling_state(name: str, played: Store) -> None:
     CHECKS[name](job, pods, played)
 
 
-def test_job_pods_are_shaped_like_the_job_controllers(played: Store) -> None:
+async def test_job_pods_are_shaped_like_the_job_controllers(played: Store) -> None:
     pods, _ = played.list(PODS)
     assert pods
     for pod in pods:
@@ -371,24 +373,22 @@ def test_job_pods_are_shaped_like_the_job_controllers(played: Store) -> None:
         assert meta["name"].startswith(meta["generateName"])
 
 
-def _events_during(name: str) -> list[Any]:
+async def _events_during(name: str) -> list[Any]:
     store = Store()
     queue = store.subscribe()
-
-    async def play() -> None:
-        await ScenarioPlayer(store, speed=1000).run([name], until_settled=True)
-
-    asyncio.run(play())
+    await ScenarioPlayer(store, speed=1000).run([name], until_settled=True)
     events = []
     while not queue.empty():
         events.append(queue.get_nowait())
     return events
 
 
-def test_failure_accounting_goes_through_uncounted_and_finalizer_removal() -> None:
-    """§1.7: UID into uncountedTerminatedPods, finalizer removed, then counted."""
+async def test_failure_accounting_goes_through_uncounted_and_finalizer_removal() -> None:
+    """§1.7: UID into uncountedTerminatedPods, finalizer removed, then counted. As in
+    v1.37's trackJobStatusAndRemoveFinalizers, FailureTarget is written with the uncounted UID
+    (the decision counts it) and Failed with the flushed count (tests/kube/test_sim_vs_real)."""
     steps: list[str] = []
-    for event in _events_during("oomkilled"):
+    for event in await _events_during("oomkilled"):
         obj = event.object
         if event.resource == JOBS:
             st = obj["status"]
@@ -404,12 +404,12 @@ def test_failure_accounting_goes_through_uncounted_and_finalizer_removal() -> No
             has = JOB_TRACKING_FINALIZER in obj["metadata"].get("finalizers", [])
             if had and not has:
                 steps.append("finalizer-removed")
-    assert steps == ["uncounted", "finalizer-removed", "counted", "FailureTarget", "Failed"]
+    assert steps == ["uncounted", "FailureTarget", "finalizer-removed", "counted", "Failed"]
 
 
-def test_onfailure_crash_loop_shows_crashloopbackoff_then_fails_at_the_limit() -> None:
+async def test_onfailure_crash_loop_shows_crashloopbackoff_then_fails_at_the_limit() -> None:
     waits, restart_counts = set(), []
-    for event in _events_during("onfailure_crashloop_backoff_limit"):
+    for event in await _events_during("onfailure_crashloop_backoff_limit"):
         if event.resource != PODS:
             continue
         for cs in event.object["status"].get("containerStatuses") or []:
@@ -422,9 +422,9 @@ def test_onfailure_crash_loop_shows_crashloopbackoff_then_fails_at_the_limit() -
     assert max(restart_counts) == 3  # reaching backoffLimit 3 fails the Job (§1.3)
 
 
-def test_init_container_keeps_the_pod_pending_until_it_completes() -> None:
+async def test_init_container_keeps_the_pod_pending_until_it_completes() -> None:
     phases = []
-    for event in _events_during("failing_sidecar_succeeded_pod"):
+    for event in await _events_during("failing_sidecar_succeeded_pod"):
         if event.resource == PODS:
             init = {c["name"]: c for c in event.object["status"].get("initContainerStatuses", [])}
             migrate = init.get("migrate", {}).get("state", {})
@@ -434,12 +434,12 @@ def test_init_container_keeps_the_pod_pending_until_it_completes() -> None:
     assert phases[-1] == ("Succeeded", "terminated")
 
 
-def test_failing_job_deletes_active_pods_keeping_the_finalizer() -> None:
+async def test_failing_job_deletes_active_pods_keeping_the_finalizer() -> None:
     """§1.7 deleteActivePods: the pod is marked deleting with the tracking finalizer on,
     so it is counted as failed before it goes."""
     marked = [
         e.object
-        for e in _events_during("deadline_exceeded")
+        for e in await _events_during("deadline_exceeded")
         if e.resource == PODS
         and e.old is not None
         and "deletionTimestamp" in e.object["metadata"]
@@ -455,23 +455,23 @@ def test_unknown_scenario_is_rejected() -> None:
         asyncio.run(ScenarioPlayer(Store()).run(["nope"]))
 
 
-def test_settled_scenarios_stay_put_while_the_player_idles() -> None:
+async def test_settled_scenarios_stay_put_while_the_player_idles() -> None:
     """Stalls stay stalled: once settled, an idling player writes nothing more."""
-    store = Store()
+    clock = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    store = Store(clock=clock.now)
     names = ["imagepullbackoff_stall", "unschedulable_stall", "suspended", "healthy"]
 
-    async def body() -> None:
-        player = ScenarioPlayer(store, speed=1000)
-        task = asyncio.create_task(player.run(names))
-        await player.all_settled.wait()
-        assert len(player.settled([SCENARIOS[n] for n in names])) == len(names)
-        await asyncio.sleep(0.1)  # let the last writes land (1000x: 100 simulated seconds)
-        rv = store.resource_version
-        await asyncio.sleep(0.3)
-        assert store.resource_version == rv
-        assert not task.done()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(body())
+    driver = asyncio.create_task(clock.drive())
+    player = ScenarioPlayer(store, speed=1.0, clock=clock.now, sleep=clock.sleep)
+    task = asyncio.create_task(player.run(names))
+    await player.all_settled.wait()
+    assert len(player.settled([SCENARIOS[n] for n in names])) == len(names)
+    await clock.sleep(100)  # let the last writes land
+    rv = store.resource_version
+    await clock.sleep(300)  # five idle minutes of virtual time
+    assert store.resource_version == rv
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    driver.cancel()

@@ -1,4 +1,5 @@
-"""Server-side Table printing: kubectl's pod STATUS logic and the Job columns."""
+"""Server-side Table printing: kubectl's pod STATUS logic (docs/job-semantics.md §5.1) and the Job
+columns."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from jobwatch_testbed.sim.server import SimServer
 from jobwatch_testbed.sim.store import JOBS, PODS, Store
 from jobwatch_testbed.sim.tables import human_duration, pod_status_text, table
 
-from .helpers import run, simple_job
+from .helpers import simple_job
+
+# Each test is bounded: a hung watch fails it instead of the whole run.
+pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.mark.parametrize(
@@ -58,23 +62,20 @@ def test_human_duration() -> None:
     ]
 
 
-def test_list_and_watch_serve_tables_when_asked() -> None:
+async def test_list_and_watch_serve_tables_when_asked() -> None:
     accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
-    async def body() -> None:
-        async with SimServer() as sim, aiohttp.ClientSession(headers={"Accept": accept}) as s:
-            sim.store.create(JOBS, simple_job("t", "first"))
-            async with s.get(f"{sim.url}/apis/batch/v1/namespaces/t/jobs") as resp:
-                listed = await resp.json()
-            assert listed["kind"] == "Table"
-            assert [r["cells"][0] for r in listed["rows"]] == ["first"]
-            rv = listed["metadata"]["resourceVersion"]
-            url = f"{sim.url}/apis/batch/v1/namespaces/t/jobs?watch=true&resourceVersion={rv}"
-            async with s.get(url) as resp:
-                sim.store.create(JOBS, simple_job("t", "second"))
-                event = orjson.loads(await resp.content.readline())
-            assert event["type"] == "ADDED"
-            assert event["object"]["kind"] == "Table"
-            assert event["object"]["rows"][0]["cells"][:2] == ["second", "Running"]
-
-    run(body)
+    async with SimServer() as sim, aiohttp.ClientSession(headers={"Accept": accept}) as s:
+        sim.store.create(JOBS, simple_job("t", "first"))
+        async with s.get(f"{sim.url}/apis/batch/v1/namespaces/t/jobs") as resp:
+            listed = await resp.json()
+        assert listed["kind"] == "Table"
+        assert [r["cells"][0] for r in listed["rows"]] == ["first"]
+        rv = listed["metadata"]["resourceVersion"]
+        url = f"{sim.url}/apis/batch/v1/namespaces/t/jobs?watch=true&resourceVersion={rv}"
+        async with s.get(url) as resp:
+            sim.store.create(JOBS, simple_job("t", "second"))
+            event = orjson.loads(await resp.content.readline())
+        assert event["type"] == "ADDED"
+        assert event["object"]["kind"] == "Table"
+        assert event["object"]["rows"][0]["cells"][:2] == ["second", "Running"]

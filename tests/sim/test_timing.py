@@ -15,8 +15,6 @@ from jobwatch_testbed.sim.scenarios import SCENARIOS
 from jobwatch_testbed.sim.store import PODS, Store
 from jobwatch_testbed.sim.timing import VirtualClock
 
-from .helpers import run
-
 
 def test_pod_failure_backoff_doubles_from_10s_and_caps_at_10_minutes() -> None:
     # §3.1: 10, 20, 40, 80, 160, 320, 600, 600 ... (not 6 minutes)
@@ -28,17 +26,13 @@ def test_crashloop_backoff_first_restart_immediate_then_10s_capped_at_300s() -> 
     assert [crashloop_delay(n) for n in range(9)] == [0, 10, 20, 40, 80, 160, 300, 300, 300]
 
 
-def _play_virtual(name: str) -> Store:
+async def _play_virtual(name: str) -> Store:
     clock = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
     store = Store(clock=clock.now)  # creationTimestamp / deletionTimestamp come from the store
-
-    async def body() -> None:
-        driver = asyncio.create_task(clock.drive())
-        player = ScenarioPlayer(store, speed=1.0, clock=clock.now, sleep=clock.sleep)
-        await player.run([name], until_settled=True)
-        driver.cancel()
-
-    run(body)
+    driver = asyncio.create_task(clock.drive())
+    player = ScenarioPlayer(store, speed=1.0, clock=clock.now, sleep=clock.sleep)
+    await player.run([name], until_settled=True)
+    driver.cancel()
     return store
 
 
@@ -54,8 +48,8 @@ def _gaps(store: Store, namespace: str) -> list[float]:
     return gaps
 
 
-def test_replacement_pods_wait_the_job_backoff_under_virtual_time() -> None:
-    store = _play_virtual("complete_after_two_failures")
+async def test_replacement_pods_wait_the_job_backoff_under_virtual_time() -> None:
+    store = await _play_virtual("complete_after_two_failures")
     gaps = _gaps(store, "sim-retry-success")
     assert len(gaps) == 2
     # 10 s then 20 s after the failure, plus at most the 1 s sync period (and rounding).
@@ -63,8 +57,8 @@ def test_replacement_pods_wait_the_job_backoff_under_virtual_time() -> None:
     assert 20 <= gaps[1] <= 22
 
 
-def test_crash_loop_restart_times_under_virtual_time() -> None:
-    store = _play_virtual("onfailure_oom_then_success")
+async def test_crash_loop_restart_times_under_virtual_time() -> None:
+    store = await _play_virtual("onfailure_oom_then_success")
     pod = store.list(PODS, "sim-oom-restarts")[0][0]
     main = pod["status"]["containerStatuses"][0]
     last = main["lastState"]["terminated"]
@@ -73,30 +67,27 @@ def test_crash_loop_restart_times_under_virtual_time() -> None:
     assert (restarted - parse_rfc3339(last["finishedAt"])).total_seconds() == 10
 
 
-def test_every_scenario_settles_within_15_seconds_at_default_speed() -> None:
+async def test_every_scenario_settles_within_15_seconds_at_default_speed() -> None:
     """The issue's promise, checked in virtual time (so the test itself takes < 1 s)."""
     clock = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
     store = Store(clock=clock.now)
     start = clock.now()
     settled_at: dict[str, float] = {}
 
-    async def body() -> None:
-        driver = asyncio.create_task(clock.drive())
-        player = ScenarioPlayer(store, clock=clock.now, sleep=clock.sleep)  # default speed
+    driver = asyncio.create_task(clock.drive())
+    player = ScenarioPlayer(store, clock=clock.now, sleep=clock.sleep)  # default speed
 
-        async def observe() -> None:
-            while len(settled_at) < len(SCENARIOS):
-                for s in SCENARIOS.values():
-                    if s.name not in settled_at and s.settled(store, s):
-                        settled_at[s.name] = (clock.now() - start).total_seconds()
-                await clock.sleep(0.05)
+    async def observe() -> None:
+        while len(settled_at) < len(SCENARIOS):
+            for s in SCENARIOS.values():
+                if s.name not in settled_at and s.settled(store, s):
+                    settled_at[s.name] = (clock.now() - start).total_seconds()
+            await clock.sleep(0.05)
 
-        watcher = asyncio.create_task(observe())
-        await player.run(until_settled=True)
-        await watcher
-        driver.cancel()
-
-    run(body)
+    watcher = asyncio.create_task(observe())
+    await player.run(until_settled=True)
+    await watcher
+    driver.cancel()
     assert sorted(settled_at) == sorted(SCENARIOS)
     slow = {name: t for name, t in settled_at.items() if t >= 15}
     assert slow == {}

@@ -56,15 +56,19 @@ def index_failures(job: Job, pods: list[Pod]) -> dict[int, int]:
 def attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
     """The binding budget. `syncJob` checks the global backoffLimit for every Job, per-index ones
     included (it only defaults to MaxInt32 there), so a per-index Job reports whichever of the
-    global and the per-index budget runs out first."""
-    overall = _global_attempts(job, pods, failed=failed)
-    if job.backoff_limit_per_index is None:
-        return overall
-    per_index = _per_index_attempts(job, pods, failed=failed)
-    return overall if overall.remaining < per_index.remaining else per_index
+    global and the per-index budget runs out first (§1.10). They are compared before clamping
+    at 0, so a Job the global limit failed reports the global budget."""
+    chosen = _global_attempts(job, pods)
+    if job.backoff_limit_per_index is not None:
+        per_index = _per_index_attempts(job, pods)
+        if per_index.remaining <= chosen.remaining:
+            chosen = per_index
+    remaining = 0 if failed else max(0, chosen.remaining)
+    return Attempts(used=chosen.used, limit=chosen.limit, remaining=remaining)
 
 
-def _global_attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
+def _global_attempts(job: Job, pods: list[Pod]) -> Attempts:
+    """backoffLimit and, for OnFailure, the restart sum; `remaining` may be negative."""
     used_pods = counted_failures(job, pods)
     limit = job.backoff_limit
     if job.restart_policy == "OnFailure":
@@ -74,10 +78,11 @@ def _global_attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
     else:
         remaining = limit - used_pods
         used = used_pods
-    return Attempts(used=used, limit=limit, remaining=0 if failed else max(0, remaining))
+    return Attempts(used=used, limit=limit, remaining=remaining)
 
 
-def _per_index_attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
+def _per_index_attempts(job: Job, pods: list[Pod]) -> Attempts:
+    """The open index closest to failing; `remaining` may be negative, 0 with no open index."""
     limit = job.backoff_limit_per_index or 0
     per_index = index_failures(job, pods)
     closed = parse_index_set(job.failed_indexes) | parse_index_set(job.completed_indexes)
@@ -90,12 +95,11 @@ def _per_index_attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
     }
     total = max(job.completions or 0, 0)
     open_failures = [f for i, f in per_index.items() if 0 <= i < total and i not in closed]
-    open_count = total - sum(1 for i in closed if 0 <= i < total)
+    open_count = total - closed.count_in(0, total)
     if open_count > len(open_failures):
         open_failures.append(0)  # an open index no pod has failed on yet
     used = max(open_failures, default=0)
-    remaining = 0 if failed or not open_failures else max(0, limit - used)
-    return Attempts(used=used, limit=limit, remaining=remaining)
+    return Attempts(used=used, limit=limit, remaining=limit - used if open_failures else 0)
 
 
 def failed_index_count(job: Job) -> int | None:

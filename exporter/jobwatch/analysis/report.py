@@ -75,3 +75,17 @@ class JobReport:
     finish_at: float | None
     container_restarts: int
     advice: str
+
+
+@dataclass(frozen=True, slots=True)
+class CronJobStatus:
+    """What the per-CronJob series say, summarised from its runs by `jobwatch.state.cronjobs`."""
+
+    namespace: str
+    cronjob: str
+    last_state: str
+    last_reason: str
+    last_success_at: float | None
+    last_failure_at: float | None
+    first_seen_at: float | None
+    consecutive_failures: int

@@ -15,7 +15,7 @@ from kubernetes_asyncio.client import ApiClient
 from jobwatch.cluster.client import ClusterConfigError, connect
 from jobwatch.cluster.informer import Informer
 from jobwatch.settings import Settings
-from jobwatch.sink import Sink, Telemetry
+from jobwatch.sink import Resource, Sink, Telemetry
 
 __all__ = ["ClusterConfigError", "Informer", "connect", "informers"]
 
@@ -27,7 +27,10 @@ def informers(
     `watch_cronjobs`, CronJobs (so a deleted CronJob's series go): one informer per namespace in
     `settings.namespaces`, or one cluster-wide each when that is empty."""
     scopes: tuple[str | None, ...] = settings.namespaces or (None,)
-    selectors = {"jobs": settings.job_selector, "pods": settings.controller_uid_label}
+    selectors: dict[Resource, str] = {
+        "jobs": settings.job_selector,
+        "pods": settings.controller_uid_label,
+    }
     if settings.watch_cronjobs:
         selectors["cronjobs"] = ""
     return [
@@ -39,6 +42,7 @@ def informers(
             sink,
             telemetry,
             idle_timeout=settings.watch_idle_timeout,
+            relist_period=settings.relist_period,
         )
         for resource, selector in selectors.items()
         for scope in scopes

@@ -23,6 +23,7 @@ from kubernetes_asyncio.config import ConfigException, load_incluster_config, lo
 from jobwatch.settings import Settings
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
+NO_SERVER = "the cluster of the selected context has no server URL"
 
 
 class ClusterConfigError(Exception):
@@ -48,7 +49,9 @@ def _context_names(files: list[Path]) -> list[str]:
     for path in files:
         try:
             data: Any = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as error:
+        except UnicodeDecodeError:
+            raise ClusterConfigError(f"kubeconfig {path}: not a text file") from None
+        except (OSError, yaml.YAMLError, RecursionError) as error:
             raise ClusterConfigError(f"kubeconfig {path}: {_one_line(error)}") from None
         if not isinstance(data, dict):
             raise ClusterConfigError(f"kubeconfig {path}: not a kubeconfig mapping")
@@ -72,8 +75,21 @@ async def _load_kubeconfig(config: Configuration, paths: str, context: str, show
             client_configuration=config,
             persist_config=False,
         )
-    except (ConfigException, OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as error:
+    except AssertionError:  # kubernetes_asyncio asserts a non-empty cluster entry
+        raise ClusterConfigError(f"kubeconfig {shown}: {NO_SERVER}") from None
+    except (
+        ConfigException,
+        OSError,
+        yaml.YAMLError,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+    ) as error:
         raise ClusterConfigError(f"kubeconfig {shown}: {_one_line(error)}") from None
+    host = str(config.host or "")
+    if not host.startswith(("https://", "http://")) or host.rstrip("/") in ("https:", "http:"):
+        raise ClusterConfigError(f"kubeconfig {shown}: {NO_SERVER}")
 
 
 async def configuration(settings: Settings) -> Configuration:

@@ -14,7 +14,17 @@ The hot path never builds kubernetes_asyncio model objects (principle 3): reques
 every line is parsed with orjson into plain dicts for the sink.
 
 Failures (connection errors, 5xx) are retried with exponential backoff and full jitter, reset
-after progress; a 429 waits for its `Retry-After`.
+only after progress (an object event or a bookmark); a 429 waits for its `Retry-After`. Health is
+reported honestly (issue 11): an ERROR event is neither a heartbeat nor progress, a watch that
+closes at once without an event counts as an error and backs off, malformed lines are counted as
+parse errors and skipped, and every repeated log line is rate-limited to one per backoff window.
+A 401/403 (RBAC) or 400/404/422 (a bad selector, an unserved resource) is reported as the
+resource's problem, so readiness can mean "serving truthful data for what it is allowed to see".
+
+Every `relist_period` (jittered) the informer lists again although nothing expired, compares the
+snapshot with the store (`Sink.replace` returns the differences) and reports any drift: a watch
+that resumed into another server's history (a restored etcd with a higher resourceVersion) is
+healed within one period instead of never.
 """
 
 from __future__ import annotations
@@ -30,16 +40,44 @@ import orjson
 from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster.backoff import Backoff
-from jobwatch.sink import Raw, Result, Sink, Telemetry, Verb
+from jobwatch.logs import RateLimited
+from jobwatch.sink import Problem, Raw, Resource, Result, Sink, Telemetry, Verb
 
 log = logging.getLogger("jobwatch.cluster")
 
-API_PATHS = {"jobs": "/apis/batch/v1", "pods": "/api/v1", "cronjobs": "/apis/batch/v1"}
+API_PATHS: dict[Resource, str] = {
+    "jobs": "/apis/batch/v1",
+    "pods": "/api/v1",
+    "cronjobs": "/apis/batch/v1",
+}
 APPLIED_EVENTS = frozenset({"ADDED", "MODIFIED", "DELETED"})
 WATCH_EVENTS = APPLIED_EVENTS | {"BOOKMARK", "ERROR"}
 CONNECT_TIMEOUT = 10.0
 DEFAULT_RETRY_AFTER = 1.0
 _SHOWN = 200  # bytes of a bad line or error body that go into a log message
+RELIST_JITTER = 0.2  # a periodic relist comes after period * [1, 1.2): informers spread out
+_PROBLEMS: dict[int, Problem] = {
+    401: "forbidden",
+    403: "forbidden",
+    400: "invalid",
+    404: "invalid",
+    422: "invalid",
+}
+
+
+def _denied(verb: str, resource: str, status: int, body: bytes) -> str:
+    """One clear line for a refused request: the API server's own words and what to grant."""
+    try:
+        message = str(orjson.loads(body).get("message") or "")
+    except (orjson.JSONDecodeError, AttributeError):
+        message = ""
+    message = message or body[:_SHOWN].decode(errors="replace")
+    if status == 401:
+        return f"{verb} unauthorized (HTTP 401): {message}; check the exporter's credentials"
+    return (
+        f"{verb} forbidden (HTTP 403): {message}; the exporter's RBAC must allow "
+        f"list and watch on {resource}"
+    )
 
 
 class _Expired(Exception):
@@ -49,9 +87,16 @@ class _Expired(Exception):
 class _Retry(Exception):
     """A request failed or a stream broke; retry after `delay` seconds (None: backoff)."""
 
-    def __init__(self, reason: str, delay: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        delay: float | None = None,
+        *,
+        key: str = "failed",
+        problem: Problem | None = None,
+    ) -> None:
         super().__init__(reason)
-        self.delay = delay
+        self.delay, self.key, self.problem = delay, key, problem
 
 
 def _retry_after(headers: Any, body: bytes) -> float:
@@ -83,7 +128,7 @@ class Informer:
     def __init__(  # noqa: PLR0917 - the positional order is the cluster/ contract
         self,
         api: ApiClient,
-        resource: str,
+        resource: Resource,
         scope: str | None,
         label_selector: str,
         sink: Sink,
@@ -95,6 +140,7 @@ class Informer:
         backoff_max: float = 30.0,
         rng: random.Random | None = None,
         watch_timeout: tuple[int, int] = (300, 600),
+        relist_period: float | None = None,
     ) -> None:
         if resource not in API_PATHS:
             raise ValueError(f"unsupported resource {resource!r}; one of {sorted(API_PATHS)}")
@@ -104,8 +150,13 @@ class Informer:
         self._rng = rng if rng is not None else random.Random()
         self._backoff = Backoff(backoff_initial, backoff_max, self._rng)
         self._watch_timeout = watch_timeout
+        self._relist_period = relist_period
+        self._relist_at = float("inf")
         self._rv: str | None = None
         self._synced = False
+        self._problem: Problem | None = None
+        self._progress = False  # the current watch delivered an object event or a bookmark
+        self._log = RateLimited(log, backoff_max)
         base = API_PATHS[resource]
         if scope is None:
             self._path, self._path_params = f"{base}/{resource}", None
@@ -121,22 +172,36 @@ class Informer:
         """The resourceVersion a watch would resume from; None until listed (or after 410)."""
         return self._rv
 
+    @property
+    def problem(self) -> Problem | None:
+        """Why the resource cannot be listed (forbidden, invalid), or None."""
+        return self._problem
+
     async def run(self) -> None:
-        """List, then watch; resume after a watch ends, relist after 410. Cancel to stop."""
+        """List, then watch; resume after a watch ends, relist after 410 and every
+        `relist_period`. Cancel to stop."""
+        loop = asyncio.get_running_loop()
         while True:
             if self._rv is None:
                 await self._list()
+            elif loop.time() >= self._relist_at:
+                await self._list(periodic=True)
             try:
-                await self._watch()
+                relist_at = self._relist_at if self._relist_period is not None else None
+                async with asyncio.timeout_at(relist_at):
+                    await self._watch()
+            except TimeoutError:
+                continue  # the periodic relist is due: this watch was ended for it
             except _Expired:
                 self._expired("watch")
             except _Retry as retry:
                 await self._pause(retry)
 
     # ------------------------------------------------------------------ LIST
-    async def _list(self) -> None:
+    async def _list(self, *, periodic: bool = False) -> None:
         """Paged LIST, each page applied as it arrives and dropped (bounded memory), then
-        `sink.list_done` removes what the LIST did not show; retries pages, restarts on 410."""
+        `sink.list_done` removes what the LIST did not show (Replace semantics); retries pages,
+        restarts on 410. A periodic relist reports what the store had wrong (drift)."""
         token, listed = "", 0
         self._sink.list_started(self.resource, self.scope)
         while True:
@@ -155,13 +220,33 @@ class Informer:
             del page
             if not token:
                 break
-        self._sink.list_done(self.resource, self.scope)
+        differences = self._sink.list_done(self.resource, self.scope) or 0
         self._rv = rv
         self._backoff.reset()
+        self._schedule_relist()
         log.debug("%r listed %d objects", self, listed)
+        if periodic and differences:
+            self._telemetry.drifted(self.resource, differences)
+            self._log.log(
+                logging.WARNING,
+                "drift",
+                "%r: periodic relist found %d objects the watch had not delivered; healed",
+                self,
+                differences,
+            )
+        if self._problem is not None:
+            self._problem = None
+            self._telemetry.unavailable(self.resource, self.scope, None)
+            log.info("%r: listed again; no longer unavailable", self)
         if not self._synced:
             self._synced = True
             self._telemetry.synced(self.resource, self.scope)
+
+    def _schedule_relist(self) -> None:
+        if self._relist_period is None:
+            return
+        jitter = 1.0 + RELIST_JITTER * self._rng.random()
+        self._relist_at = asyncio.get_running_loop().time() + self._relist_period * jitter
 
     async def _list_page(self, token: str) -> tuple[list[Raw], str, str]:
         params = [("limit", str(self._page_size))]
@@ -185,21 +270,28 @@ class Informer:
             raise _Retry("list page is not a List object")
         self._telemetry.request(self.resource, "list", "ok")
         self._telemetry.heartbeat(self.resource, time.time())
-        objects = [item for item in items if isinstance(item, dict)]
+        objects: list[Raw] = [item for item in items if isinstance(item, dict)]
+        for _ in range(len(items) - len(objects)):
+            self._telemetry.parse_error(self.resource)
         if len(objects) != len(items):
-            log.warning(
-                "%r: skipped %d list items that are not objects", self, len(items) - len(objects)
+            self._log.log(
+                logging.WARNING,
+                "bad-item",
+                "%r: skipped %d list items that are not objects",
+                self,
+                len(items) - len(objects),
             )
         return objects, str(meta.get("continue") or ""), str(meta.get("resourceVersion") or "")
 
     # ------------------------------------------------------------------ WATCH
     async def _watch(self) -> None:
         """One WATCH request from the remembered rv, consumed until it ends."""
+        timeout_seconds = self._rng.randint(*self._watch_timeout)
         params = [
             ("watch", "true"),
             ("allowWatchBookmarks", "true"),
             ("resourceVersion", self._rv or ""),
-            ("timeoutSeconds", str(self._rng.randint(*self._watch_timeout))),
+            ("timeoutSeconds", str(timeout_seconds)),
         ]
         if self.label_selector:
             params.append(("labelSelector", self.label_selector))
@@ -207,8 +299,14 @@ class Informer:
         timeout = aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, sock_read=self._idle_timeout)
         response = await self._get("watch", params, timeout)
         result: Result | None = "error"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self._progress = False
         try:
             await self._consume(response)
+            if not self._progress and loop.time() - started < timeout_seconds / 2:
+                # 200 and closed at once (a proxy, a broken server): not a quiet cluster.
+                raise _Retry("watch closed without an event or bookmark", key="empty")
             result = "ok"
             self._backoff.reset()
         except _Expired:
@@ -239,34 +337,48 @@ class Informer:
             self._handle_line(bytes(pending))
 
     def _handle_line(self, line: bytes) -> None:
-        """One watch event: to the sink (ADDED/MODIFIED/DELETED), rv bookkeeping, telemetry."""
+        """One watch event: to the sink (ADDED/MODIFIED/DELETED), rv bookkeeping, telemetry.
+        A line of any other shape is counted as a parse error and skipped; it never raises."""
         if not line.strip():
             return
         try:
             event = orjson.loads(line)
         except orjson.JSONDecodeError:
-            log.warning("%r: skipped a watch line that is not JSON: %r", self, line[:_SHOWN])
+            self._bad_line("is not JSON", line)
             return
         kind = event.get("type") if isinstance(event, dict) else None
-        if kind not in WATCH_EVENTS:
-            log.warning("%r: skipped a watch line that is not an event: %r", self, line[:_SHOWN])
+        if not isinstance(kind, str) or kind not in WATCH_EVENTS:
+            self._bad_line("is not an event", line)
             return
-        self._telemetry.event(self.resource, kind)
-        self._telemetry.heartbeat(self.resource, time.time())
-        self._backoff.reset()
         obj = event.get("object")
         if not isinstance(obj, dict):
-            log.warning("%r: skipped a %s event without an object", self, kind)
+            self._bad_line(f"is a {kind} event without an object", line)
             return
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                raise _Expired(str(obj.get("message", "")))
-            raise _Retry(f"watch ERROR event: {obj.get('code')} {obj.get('message', '')}")
+        self._telemetry.event(self.resource, kind)
+        if kind == "ERROR":  # not a heartbeat, not progress: the backoff keeps growing
+            code, message = obj.get("code"), str(obj.get("message", ""))[:_SHOWN]
+            if code == 410:
+                raise _Expired(message)
+            raise _Retry(f"watch ERROR event: {code!r} {message}", key="error-event")
+        self._telemetry.heartbeat(self.resource, time.time())
+        self._backoff.reset()
+        self._progress = True
         if kind != "BOOKMARK":
             self._sink.apply(self.resource, kind, obj)
         rv = _resource_version(obj)
         if rv is not None:
             self._rv = rv
+
+    def _bad_line(self, what: str, line: bytes) -> None:
+        self._telemetry.parse_error(self.resource)
+        self._log.log(
+            logging.WARNING,
+            "bad-line",
+            "%r: skipped a watch line that %s: %r",
+            self,
+            what,
+            line[:_SHOWN],
+        )
 
     # ------------------------------------------------------------------ shared
     async def _get(
@@ -302,15 +414,30 @@ class Informer:
             self._telemetry.request(self.resource, verb, "throttled")
             raise _Retry(f"{verb} throttled (429)", _retry_after(response.headers, body))
         self._telemetry.request(self.resource, verb, "error")
-        shown = body[:_SHOWN].decode(errors="replace")
-        raise _Retry(f"{verb} failed: HTTP {response.status}: {shown}")
+        problem = _PROBLEMS.get(response.status)
+        key = f"{verb}-{response.status}"
+        if response.status in (401, 403):
+            raise _Retry(
+                _denied(verb, self.resource, response.status, body), key=key, problem=problem
+            )
+        shown = " ".join(body[:_SHOWN].decode(errors="replace").split())
+        raise _Retry(f"{verb} failed: HTTP {response.status}: {shown}", key=key, problem=problem)
 
     def _expired(self, verb: Verb) -> None:
-        log.info("%r: %s got 410 Gone, relisting", self, verb)
+        self._log.log(logging.INFO, "expired", "%r: %s got 410 Gone, relisting", self, verb)
         self._rv = None
         self._telemetry.relisted(self.resource)
 
     async def _pause(self, retry: _Retry) -> None:
         delay = retry.delay if retry.delay is not None else self._backoff.next()
-        log.warning("%r: %s; retrying in %.2fs", self, retry, delay)
+        if retry.problem is not None and retry.problem != self._problem:
+            self._problem = retry.problem
+            self._telemetry.unavailable(self.resource, self.scope, retry.problem)
+            log.error(
+                "%r is %s: %s; serving the other resources, retrying in the background",
+                self,
+                retry.problem,
+                retry,
+            )
+        self._log.log(logging.WARNING, retry.key, "%r: %s; retrying in %.2fs", self, retry, delay)
         await asyncio.sleep(delay)

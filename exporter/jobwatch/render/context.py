@@ -15,6 +15,7 @@ import jinja2
 from jobwatch import metrics, vocabulary
 from jobwatch.render.config import Config, duration_seconds
 from jobwatch.render.errors import ConfigError, RenderError
+from jobwatch.render.symbolic import Knob
 
 
 def alternation(values: Iterable[object]) -> str:
@@ -45,6 +46,27 @@ def environment(*search_path: Path) -> jinja2.Environment:
 def namespace_matchers(cfg: Config) -> str:
     """`,namespace=~"…",namespace!~"…"` for the configured namespaces ("" when they are all)."""
     include, exclude = cfg["namespaces"]["include"], cfg["namespaces"]["exclude"]
+    if isinstance(include, Knob) and isinstance(exclude, Knob):
+        # The Helm chart's version of the same choice, made when the chart is rendered.
+        inc, exc = include.expr, exclude.expr
+        return include.session.fragment(
+            lambda lit, val: (
+                "{{ with "
+                + inc
+                + ' }}{{ if ne . ".*" }}'
+                + lit(',namespace=~"')
+                + val(".")
+                + lit('"')
+                + "{{ end }}{{ end }}"
+                + "{{ with "
+                + exc
+                + " }}"
+                + lit(',namespace!~"')
+                + val(".")
+                + lit('"')
+                + "{{ end }}"
+            )
+        )
     out = ""
     if include not in ("", ".*"):
         out += f',namespace=~"{include}"'

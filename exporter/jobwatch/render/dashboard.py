@@ -449,6 +449,7 @@ def _query_variable(name: str, label: str, query: str) -> dict[str, Any]:
 
 def _variables(cfg: Config) -> list[dict[str, Any]]:
     cl = cfg["cluster_label"]
+    datasource = cfg["dashboard"]["datasource"]
     base = cfg["selector"] + namespace_matchers(cfg)
     cluster = f',{cl}=~"$cluster"' if cl else ""
     out: list[dict[str, Any]] = [
@@ -457,7 +458,7 @@ def _variables(cfg: Config) -> list[dict[str, Any]]:
             "name": "datasource",
             "label": "Data source",
             "query": "prometheus",
-            "current": {"selected": True, "text": "default", "value": "default"},
+            "current": {"selected": True, "text": datasource, "value": datasource},
         }
     ]
     if cl:

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import sys
 
-from jobwatch.render import alertmanager, dashboard, metrics_doc, rules, runbooks
+from jobwatch.render import alertmanager, dashboard, helmchart, metrics_doc, rules, runbooks
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.errors import RenderError
 from jobwatch.render.paths import repo_root
-
-# The Helm chart ships copies of the rule groups and the dashboard (`.Files.Get` reads only
-# inside the chart directory).
-HELM_FILES = "helm/jobwatch/files"
 
 
 def artefacts(cfg: Config) -> dict[str, str]:
@@ -24,10 +20,9 @@ def artefacts(cfg: Config) -> dict[str, str]:
     }
     out.update({f"rules/runbooks/{name}.md": text for name, text in runbooks.runbooks(cfg).items()})
     out["dashboards/jobwatch.json"] = dashboard.render_json(cfg)
-    out[f"{HELM_FILES}/jobwatch-rules.yaml"] = out[
-        f"rules/generated/{rules.FILENAMES['prometheus']}"
-    ]
-    out[f"{HELM_FILES}/jobwatch-dashboard.json"] = out["dashboards/jobwatch.json"]
+    # The chart's rule pack and dashboard as Helm templates, and its alerts' values and schema.
+    root = repo_root()
+    out.update(helmchart.artefacts(cfg, lambda rel: (root / rel).read_text(encoding="utf-8")))
     out.update(
         {f"alertmanager/generated/{n}": t for n, t in alertmanager.render_files(cfg).items()}
     )

@@ -50,14 +50,24 @@ def _finish(rule: dict[str, Any], cfg: Config) -> dict[str, Any]:
     }
 
 
-def alert_rules(cfg: Config) -> list[dict[str, Any]]:
-    """The enabled alerting rules, in template order, as plain dicts."""
+def raw_rules(cfg: Config, filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every rule as the template writes it, before `for`, labels and runbook are added.
+
+    `filters` replaces Jinja2 filters (the Helm chart's generator passes symbolic ones).
+    """
     env = environment(data_root() / "rules" / "templates")
+    env.filters.update(filters or {})
     text = render(env, TEMPLATE, context(cfg))
     try:
-        raw = yaml.safe_load(text)
+        raw: list[dict[str, Any]] = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RenderError(f"{TEMPLATE} rendered invalid YAML: {exc}") from exc
+    return raw
+
+
+def alert_rules(cfg: Config) -> list[dict[str, Any]]:
+    """The enabled alerting rules, in template order, as plain dicts."""
+    raw = raw_rules(cfg)
     unknown = set(cfg["alerts"]) - {r["alert"] for r in raw}
     if unknown:
         raise ConfigError(

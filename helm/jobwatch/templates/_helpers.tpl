@@ -32,6 +32,9 @@ helm.sh/chart: {{ include "jobwatch.chart" . }}
 app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: jobwatch
+{{- if .Values.releaseLabel }}
+release: {{ .Release.Name }}
+{{- end }}
 {{- with .Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
@@ -63,4 +66,37 @@ watchCronJobs is on (so a deleted CronJob's series go). No get, no writes. */}}
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]
+{{- end }}
+
+{{/* The Service's labels; the ServiceMonitor's jobLabel names one of them. */}}
+{{- define "jobwatch.serviceLabels" -}}
+{{ include "jobwatch.labels" . }}
+{{- with .Values.service.labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The `job` label prometheus-operator gives the exporter's series: the value of the Service
+label named by jobLabel, or else the Service's name. */}}
+{{- define "jobwatch.scrapeJob" -}}
+{{- $labels := include "jobwatch.serviceLabels" . | fromYaml -}}
+{{- $job := "" -}}
+{{- with .Values.prometheus.monitor.jobLabel }}{{ $job = index $labels . | default "" | toString }}{{ end -}}
+{{- $job | default (include "jobwatch.fullname" .) -}}
+{{- end }}
+
+{{/* Label matchers for the exporter's series in the rules and the dashboard. */}}
+{{- define "jobwatch.selector" -}}
+{{- .Values.monitoring.selector | default (printf "job=%q" (include "jobwatch.scrapeJob" .)) -}}
+{{- end }}
+
+{{/* Seconds in a Prometheus duration such as 1h30m (y w d h m s), as jobwatch render computes. */}}
+{{- define "jobwatch.seconds" -}}
+{{- $units := dict "y" 31536000 "w" 604800 "d" 86400 "h" 3600 "m" 60 "s" 1 -}}
+{{- $total := 0 -}}
+{{- range regexFindAll "[0-9]+[ywdhms]" . -1 -}}
+{{- $unit := regexFind "[ywdhms]$" . -}}
+{{- $total = add $total (mul (trimSuffix $unit . | atoi) (get $units $unit)) -}}
+{{- end -}}
+{{- $total -}}
 {{- end }}

@@ -2,7 +2,7 @@
 
 Used by `jobwatch demo`, the exporter's integration tests, the benchmarks and the fault suite.
 Nothing here imports `jobwatch.analysis`: Job and Pod statuses are written from the spec
-(`kubernetes-job-semantics.md`), so tests compare the analysis with an independent model.
+(docs/job-semantics.md, cited as §n), so tests compare the analysis with an independent model.
 
     from jobwatch_testbed.sim import SimServer, ScenarioPlayer, SCENARIOS
 

@@ -1,4 +1,5 @@
-"""The Job controller half of the simulation, written from the spec (never from jobwatch.analysis).
+"""The Job controller half of the simulation, written from the spec (docs/job-semantics.md, cited as
+§n; never from jobwatch.analysis).
 
 `JobController(env, namespace, name, scripts).run()` syncs one Job every simulated second until
 it has a terminal condition, as kube-controller-manager's `syncJob` would (v1.31+ behaviour):
@@ -22,6 +23,7 @@ it has a terminal condition, as kube-controller-manager's `syncJob` would (v1.31
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -208,7 +210,8 @@ class JobController:
         elif self.started_at is None:
             self.started_at = self.env.time.elapsed()
         pods = self.pods(job)
-        self._account(job, pods)
+        if self._account(job, pods):
+            return True
         job = self.job()
         pods = self.pods(job)
         target = self._target(job["status"])
@@ -260,8 +263,12 @@ class JobController:
 
         self.store.update(PODS, self.namespace, name, drop)
 
-    def _account(self, job: Obj, pods: list[Obj]) -> None:
-        """Three-step accounting of newly finished pods (§1.7)."""
+    def _account(self, job: Obj, pods: list[Obj]) -> bool:
+        """Three-step accounting of newly finished pods (§1.7), deciding on the way as
+        `trackJobStatusAndRemoveFinalizers` does: the counts that decide include the pods
+        being counted now, so FailureTarget / SuccessCriteriaMet is written together with
+        their UIDs in `uncountedTerminatedPods`, and Failed / Complete together with the
+        flushed counts once nothing is left. Returns True when the Job finished."""
         spec, status = job["spec"], job["status"]
         per_index = spec.get("backoffLimitPerIndex")
         counted_failed: list[Obj] = []
@@ -301,10 +308,22 @@ class JobController:
                 counted_succeeded.append(pod)
                 self.failures_after_success = 0
         if not (counted_failed or counted_succeeded or ignored):
-            return
+            return False
         failed_uids = [p["metadata"]["uid"] for p in counted_failed]
         succeeded_uids = [p["metadata"]["uid"] for p in counted_succeeded]
+        flush = self._flush(job, counted_failed, counted_succeeded)
+        target = self._target(status)
+        new_target: tuple[str, str, str] | None = None
+        if target is None and (failed_uids or succeeded_uids):
+            prospective = copy.deepcopy(status)
+            flush(prospective)
+            new_target = self._decide({**job, "status": prospective}, pods)
+        if new_target is not None:
+            self._delete_active(pods)
+            pods = self.pods(job)
+            target = new_target
         if failed_uids or succeeded_uids:
+            stamp = self.env.time.stamp()
 
             def add_uncounted(s: Obj) -> None:
                 apply_counts(s, pod_counts(pods))
@@ -313,12 +332,54 @@ class JobController:
                     unc["failed"] = [*unc.get("failed", []), *failed_uids]
                 if succeeded_uids:
                     unc["succeeded"] = [*unc.get("succeeded", []), *succeeded_uids]
+                if new_target is not None:
+                    cond = job_condition(new_target[0], stamp, *new_target[1:])
+                    s["conditions"] = [*s.get("conditions", []), cond]
 
             self.update_status(add_uncounted)
         for pod in counted_failed + counted_succeeded + ignored:
             self._remove_finalizer(pod)
         if not (failed_uids or succeeded_uids):
-            return
+            return False
+        pods = self.pods(job)
+        counts = pod_counts(pods)
+        done = target is not None and self._nothing_left(pods, counts)
+
+        def write(s: Obj) -> None:
+            flush(s)
+            apply_counts(s, counts)
+            if done and target is not None:
+                self._finish(s, target)
+
+        self.update_status(write)
+        return done
+
+    def _nothing_left(self, pods: list[Obj], counts: dict[str, int]) -> bool:
+        tracked = any(
+            JOB_TRACKING_FINALIZER in (p["metadata"].get("finalizers") or []) for p in pods
+        )
+        return counts["active"] == 0 and counts["terminating"] == 0 and not tracked
+
+    def _finish(self, status: Obj, target: tuple[str, str, str]) -> None:
+        """Failed / Complete after FailureTarget / SuccessCriteriaMet (§1.16)."""
+        now = self.env.time.stamp()
+        ctype = "Complete" if target[0] == "SuccessCriteriaMet" else "Failed"
+        status["conditions"] = [
+            *status.get("conditions", []),
+            job_condition(ctype, now, *target[1:]),
+        ]
+        if ctype == "Complete":
+            status["completionTime"] = now
+
+    def _flush(
+        self, job: Obj, counted_failed: list[Obj], counted_succeeded: list[Obj]
+    ) -> Callable[[Obj], None]:
+        """The status change that moves the newly counted pods into failed/succeeded (and the
+        completed/failed indexes)."""
+        spec, status = job["spec"], job["status"]
+        per_index = spec.get("backoffLimitPerIndex")
+        failed_uids = [p["metadata"]["uid"] for p in counted_failed]
+        succeeded_uids = [p["metadata"]["uid"] for p in counted_succeeded]
         completed = parse_intervals(status.get("completedIndexes"))
         failed_idx = parse_intervals(status.get("failedIndexes"))
         for pod in counted_succeeded:
@@ -333,10 +394,7 @@ class JobController:
                 failed_idx.add(i)
         indexed = spec.get("completionMode") == "Indexed"
 
-        counts = pod_counts(pods)
-
         def flush(s: Obj) -> None:
-            apply_counts(s, counts)
             s["uncountedTerminatedPods"] = {}
             if failed_uids:
                 s["failed"] = s.get("failed", 0) + len(failed_uids)
@@ -349,7 +407,7 @@ class JobController:
             elif succeeded_uids:
                 s["succeeded"] = s.get("succeeded", 0) + len(succeeded_uids)
 
-        self.update_status(flush)
+        return flush
 
     @staticmethod
     def _target(status: Obj) -> tuple[str, str, str] | None:
@@ -405,6 +463,9 @@ class JobController:
         now = self.env.time.stamp()
         cond = job_condition(ctype, now, reason, msg)
         self.update_status(lambda s: s.update(conditions=[*s.get("conditions", []), cond]))
+        self._delete_active(pods)
+
+    def _delete_active(self, pods: list[Obj]) -> None:
         for pod in pods:
             if not _terminal(pod) and not _deleting(pod):
                 # deleteActivePods keeps the finalizer: they are counted as failed (§1.7).
@@ -466,14 +527,9 @@ class JobController:
         status = job["status"]
         counts = pod_counts(pods)
         target = self._target(status)
-        tracked = any(
-            JOB_TRACKING_FINALIZER in (p["metadata"].get("finalizers") or []) for p in pods
-        )
         finish = (
             target is not None
-            and counts["active"] == 0
-            and counts["terminating"] == 0
-            and not tracked
+            and self._nothing_left(pods, counts)
             and not (status.get("uncountedTerminatedPods") or {})
         )
         stale = any(status.get(k, 0 if k == "active" else None) != v for k, v in counts.items())
@@ -484,11 +540,7 @@ class JobController:
             apply_counts(s, counts)
             s.setdefault("uncountedTerminatedPods", {})
             if finish and target is not None:
-                now = self.env.time.stamp()
-                ctype = "Complete" if target[0] == "SuccessCriteriaMet" else "Failed"
-                s["conditions"] = [*s.get("conditions", []), job_condition(ctype, now, *target[1:])]
-                if ctype == "Complete":
-                    s["completionTime"] = now
+                self._finish(s, target)
 
         self.update_status(write)
         return finish

@@ -11,6 +11,9 @@
     sim.faults.delay(0.5)                  # every response waits 0.5 s first (0 clears)
     sim.faults.duplicate_events(2)         # the next 2 watch events are each sent twice
     sim.faults.reorder_events(1)           # the next 1 pair of watch events is swapped
+    sim.faults.answer_watches(b"", count=None)   # every watch gets 200 with this body, closed
+                                           # at once (b"": empty; an ERROR event line; HTML)
+    sim.faults.refuse("cronjobs", 403)     # every request for that resource gets this Status
     sim.faults.clear()                     # back to normal (releases black-holed streams)
 
 The counters (`fail_next`, `throttle_next`, `duplicate_events`, `reorder_events`) are global:
@@ -47,6 +50,10 @@ class Faults:
         self.cleared = asyncio.Event()
         self.cleared.set()
         self._drop_listeners: set[asyncio.Event] = set()
+        self.watch_answer: bytes | None = None
+        self.watch_answers_left: int | None = None  # None: until cleared
+        self.watch_answers_sent = 0
+        self.refused: dict[str, int] = {}
 
     # -- wire faults
     def drop_watches(self) -> int:
@@ -77,6 +84,26 @@ class Faults:
     def reorder_events(self, pairs: int) -> None:
         self.counters.reorder = pairs
 
+    def answer_watches(self, body: bytes, count: int | None = None) -> None:
+        """Watch requests get 200 with `body` and an immediate close (`count` times, or until
+        cleared): an empty watch, a server that keeps sending one ERROR event, an HTML page."""
+        self.watch_answer, self.watch_answers_left, self.watch_answers_sent = body, count, 0
+
+    def refuse(self, resource: str, code: int) -> None:
+        """Every request for `resource` (plural name) gets `code` (403, 400, 404...)."""
+        self.refused[resource] = code
+
+    def take_watch_answer(self) -> bytes | None:
+        if self.watch_answer is None:
+            return None
+        body = self.watch_answer
+        self.watch_answers_sent += 1
+        if self.watch_answers_left is not None:
+            self.watch_answers_left -= 1
+            if self.watch_answers_left <= 0:
+                self.watch_answer = None
+        return body
+
     # -- store faults
     def compact(self) -> None:
         self._store.compact()
@@ -87,6 +114,8 @@ class Faults:
     def clear(self) -> None:
         self.counters = _Counters()
         self.watch_blackhole = self.request_blackhole = False
+        self.watch_answer, self.watch_answers_left = None, None
+        self.refused.clear()
         self.cleared.set()
 
     # -- used by the server

@@ -6,12 +6,12 @@ A pod's life is a *script*: an async function `script(pod: PodHandle) -> None` t
 deletion: the script is cancelled, running containers are stopped (143 when the process honours
 SIGTERM, 137 after the grace period otherwise) and the pod gets a terminal phase (v1.27+).
 
-The phase is always derived from the container statuses by `derive_phase` (spec §1.1,
+The phase is always derived from the container statuses by `derive_phase` (docs/job-semantics.md §1.1,
 `pkg/kubelet/kubelet_pods.go getPhase`): Never → Failed when all regular containers stopped and
 one failed, or a regular init container failed; OnFailure → a failed container is restarted in
 place and the pod stays Running (Pending in init); native sidecars (init containers with
 `restartPolicy: Always`) never decide the phase; waiting without `lastState` keeps it Pending.
-`containerStatuses` are sorted by name, as the kubelet sorts them (spec §5, myth 3).
+`containerStatuses` are sorted by name, as the kubelet sorts them (§5.1).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from jobwatch_testbed.sim.objects import condition, container_id, image_id
 from jobwatch_testbed.sim.store import PODS, Obj, Store
@@ -29,7 +29,7 @@ Script = Callable[["PodHandle"], Coroutine[Any, Any, None]]
 NODE = "sim-worker-1"
 HOST_IP = "172.18.0.3"
 EPOCH = "1970-01-01T00:00:00Z"
-# CrashLoopBackOff (spec §3.2): first restart immediate, then 10 s doubling, capped at 300 s.
+# CrashLoopBackOff (§3.2): first restart immediate, then 10 s doubling, capped at 300 s.
 CRASHLOOP_INITIAL = 10.0
 CRASHLOOP_MAX = 300.0
 
@@ -51,7 +51,7 @@ def _terminated(cs: Obj) -> Obj | None:
 
 
 def derive_phase(pod: Obj) -> str:
-    """The pod phase the kubelet computes from container statuses (spec §1.1)."""
+    """The pod phase the kubelet computes from container statuses (§1.1)."""
     spec, status = pod["spec"], pod.get("status", {})
     if status.get("reason") == "Evicted":
         return "Failed"
@@ -151,18 +151,53 @@ def _refresh_conditions(pod: Obj, now: str) -> None:
     status["conditions"] = conditions
 
 
+class PodBackend(Protocol):
+    """Where a kubelet reads and writes pods: the sim's store (`StorePods`) or a real API
+    server (`jobwatch_testbed.kube.kubelet.ApiPods`). The same scripts drive both."""
+
+    def get(self, namespace: str, name: str) -> Obj | None:
+        """The pod as the kubelet knows it (None once it is gone)."""
+        ...
+
+    def update(self, namespace: str, name: str, apply: Callable[[Obj], None]) -> None:
+        """`apply` mutates the pod's status (and `spec.nodeName` when binding); persist it."""
+        ...
+
+    def delete(self, namespace: str, name: str, grace_period_seconds: int) -> None: ...
+
+
+class StorePods:
+    """PodBackend on the sim's store: every update is one committed write (one watch event)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, namespace: str, name: str) -> Obj | None:
+        return self.store.try_get(PODS, namespace, name)
+
+    def update(self, namespace: str, name: str, apply: Callable[[Obj], None]) -> None:
+        self.store.update(PODS, namespace, name, apply)
+
+    def delete(self, namespace: str, name: str, grace_period_seconds: int) -> None:
+        self.store.delete(PODS, namespace, name, grace_period_seconds=grace_period_seconds)
+
+
+def pod_backend(pods: PodBackend | Store) -> PodBackend:
+    return StorePods(pods) if isinstance(pods, Store) else pods
+
+
 class PodHandle:
     """Kubelet-side writer for one pod. Every method is one status update (one watch event)."""
 
-    def __init__(self, store: Store, time: SimTime, namespace: str, name: str) -> None:
-        self.store, self.time = store, time
+    def __init__(self, pods: PodBackend | Store, time: SimTime, namespace: str, name: str) -> None:
+        self.pods, self.time = pod_backend(pods), time
         self.namespace, self.name = namespace, name
         self.sigterm_exit = 143
         """Exit code of a running container stopped by deletion; 137 models a process that
         ignores SIGTERM and is killed after the grace period."""
 
     def obj(self) -> Obj | None:
-        return self.store.try_get(PODS, self.namespace, self.name)
+        return self.pods.get(self.namespace, self.name)
 
     def update(self, mutate: Callable[[Obj], None]) -> None:
         if self.obj() is None:
@@ -175,7 +210,7 @@ class PodHandle:
             pod["status"]["phase"] = derive_phase(pod)
             _refresh_conditions(pod, now)
 
-        self.store.update(PODS, self.namespace, self.name, apply)
+        self.pods.update(self.namespace, self.name, apply)
 
     # ------------------------------------------------------------------ statuses
     def _spec_container(self, pod: Obj, name: str) -> tuple[Obj, str]:
@@ -283,9 +318,7 @@ class PodHandle:
 
     def delete(self, grace_period_seconds: int = 30) -> None:
         """Someone (a user, `kubectl delete pod`) deletes the pod."""
-        self.store.delete(
-            PODS, self.namespace, self.name, grace_period_seconds=grace_period_seconds
-        )
+        self.pods.delete(self.namespace, self.name, grace_period_seconds)
 
     @staticmethod
     def _terminate(cs: Obj, code: int, reason: str | None, message: str | None, now: str) -> None:
@@ -434,20 +467,21 @@ class PodHandle:
                         cs["lastState"] = {}
 
         self.update(stop)
-        current = self.obj()
-        if current is not None and not current["metadata"].get("finalizers"):
-            self.store.delete(PODS, self.namespace, self.name, grace_period_seconds=0)
+        if self.obj() is not None:
+            # Confirm with grace 0 (kubelet status manager); the object goes once the Job
+            # controller has dropped its tracking finalizer.
+            self.pods.delete(self.namespace, self.name, 0)
 
 
 class Kubelet:
     """Runs pod scripts and handles deletion for every pod it launched."""
 
-    def __init__(self, store: Store, time: SimTime, tick: float = 0.5) -> None:
-        self.store, self.time, self.tick = store, time, tick
+    def __init__(self, pods: PodBackend | Store, time: SimTime, tick: float = 0.5) -> None:
+        self.pods, self.time, self.tick = pod_backend(pods), time, tick
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def launch(self, namespace: str, name: str, script: Script) -> None:
-        handle = PodHandle(self.store, self.time, namespace, name)
+        handle = PodHandle(self.pods, self.time, namespace, name)
         task = asyncio.create_task(self._supervise(handle, script), name=f"kubelet:{name}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

@@ -10,6 +10,8 @@
 Each MODIFIED event is a kubelet-style change of one pod: a running container crashes into
 CrashLoopBackOff (lastState.terminated exit 1) or is restarted (restartCount + 1).
 No controller runs, so the Jobs stay active (OnFailure, a very large backoffLimit).
+The rate follows `clock` and the loop waits with `sleep`: pass a `VirtualClock`'s `now` and
+`sleep` for a deterministic run.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from jobwatch_testbed.sim.clock import Clock, utcnow
 from jobwatch_testbed.sim.kubelet import PodHandle
 from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
 from jobwatch_testbed.sim.store import JOBS, PODS, Store
-from jobwatch_testbed.sim.timing import SimTime
+from jobwatch_testbed.sim.timing import SimTime, Sleep
 
 TICK = 0.01  # seconds between emission batches
 
@@ -40,6 +42,7 @@ class LoadGenerator:
         namespaces: int = 1,
         seed: int = 0,
         clock: Clock = utcnow,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.store = store
         self.jobs, self.pods_per_job = jobs, pods_per_job
@@ -48,7 +51,7 @@ class LoadGenerator:
             [namespace] if namespaces <= 1 else [f"{namespace}-{i}" for i in range(namespaces)]
         )
         self.rng = random.Random(seed)
-        self.time = SimTime(1.0, clock)
+        self.time = SimTime(1.0, clock, sleep)
         self.pods: list[PodHandle] = []
         self.emitted = 0
 
@@ -127,13 +130,13 @@ class LoadGenerator:
         self.emitted += 1
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        started = self.time.now()
         while True:
-            due = int((loop.time() - started) * self.rate) - self.emitted
+            elapsed = (self.time.now() - started).total_seconds()
+            due = int(elapsed * self.rate) - self.emitted
             for _ in range(max(0, due)):
                 self.step()
-            await asyncio.sleep(TICK)
+            await self.time.sleep(TICK)
 
     def start(self) -> asyncio.Task[None]:
         return asyncio.create_task(self.run(), name="jobwatch-sim-load")

@@ -47,7 +47,7 @@ def default_job(job: Obj) -> None:
     """API-server defaulting and selector generation for a new Job (needs metadata.uid).
 
     `pkg/apis/batch/v1/defaults.go` SetDefaults_Job: completions/parallelism 1, backoffLimit 6
-    (MaxInt32 with backoffLimitPerIndex, spec §1.2), completionMode NonIndexed, suspend false,
+    (MaxInt32 with backoffLimitPerIndex, docs/job-semantics.md §1.2), completionMode NonIndexed, suspend false,
     podReplacementPolicy Failed with a podFailurePolicy else TerminatingOrFailed (§1.11).
     """
     meta, spec = job["metadata"], job.setdefault("spec", {})
@@ -148,7 +148,7 @@ def new_cronjob(
 def pod_for_job(job: Obj, index: int | None = None, failure_count: int = 0) -> Obj:
     """A pod as the Job controller creates it (the store fills the name from generateName):
     template labels, controller ownerReference,
-    tracking finalizer (spec §1.7), and for Indexed Jobs the completion index annotation+label,
+    tracking finalizer (§1.7), and for Indexed Jobs the completion index annotation+label,
     hostname, JOB_COMPLETION_INDEX env and the index failure count annotation (§1.10)."""
     meta, spec = job["metadata"], job["spec"]
     template = copy.deepcopy(spec["template"])
@@ -213,7 +213,7 @@ def qos_class(pod_spec: Obj) -> str:
 
 
 def validate_job(job: Obj) -> str | None:
-    """The API server's check that matters for Jobs (spec §5, myth 1): an error or None."""
+    """The API server's check that matters for Jobs (§1.17): an error or None."""
     policy = job.get("spec", {}).get("template", {}).get("spec", {}).get("restartPolicy")
     if policy not in ("OnFailure", "Never"):
         return (

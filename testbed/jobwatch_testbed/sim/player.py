@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobwatch_testbed.sim.clock import Clock, utcnow
+from jobwatch_testbed.sim.cluster import SimCluster
 from jobwatch_testbed.sim.controller import Env
 from jobwatch_testbed.sim.kubelet import Kubelet
 from jobwatch_testbed.sim.scenarios import SCENARIOS, Scenario
@@ -62,6 +63,7 @@ class ScenarioPlayer:
         self.time = SimTime(speed, clock, sleep)
         self.kubelet = Kubelet(store, self.time)
         self.env = Env(store, self.time, self.kubelet)
+        self.cluster = SimCluster(self.env)
         self._poll = poll_interval
         self._sleep = sleep
         self.all_settled = asyncio.Event()
@@ -78,7 +80,8 @@ class ScenarioPlayer:
         their telling state; otherwise keeps them running until cancelled."""
         scenarios = select(names)
         tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(s.play(self.env, s), name=f"scenario:{s.name}") for s in scenarios
+            asyncio.create_task(s.play(self.cluster, s), name=f"scenario:{s.name}")
+            for s in scenarios
         ]
         try:
             while len(self.settled(scenarios)) < len(scenarios):

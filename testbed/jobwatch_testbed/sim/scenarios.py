@@ -16,7 +16,8 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from jobwatch_testbed.sim.clock import rfc3339
-from jobwatch_testbed.sim.controller import Env, JobController, ScriptFor
+from jobwatch_testbed.sim.cluster import Cluster, View, create_and_run
+from jobwatch_testbed.sim.controller import ScriptFor
 from jobwatch_testbed.sim.kubelet import PodHandle, Script
 from jobwatch_testbed.sim.objects import (
     CRONJOB_SCHEDULED,
@@ -25,10 +26,10 @@ from jobwatch_testbed.sim.objects import (
     new_job,
     owner_reference,
 )
-from jobwatch_testbed.sim.store import CRONJOBS, JOBS, PODS, Obj, Store
+from jobwatch_testbed.sim.store import CRONJOBS, JOBS, PODS, Obj
 
-Play = Callable[[Env, "Scenario"], Coroutine[Any, Any, None]]
-Settled = Callable[[Store, "Scenario"], bool]
+Play = Callable[[Cluster, "Scenario"], Coroutine[Any, Any, None]]
+Settled = Callable[[View, "Scenario"], bool]
 
 
 @dataclass(frozen=True)
@@ -71,25 +72,23 @@ async def run_forever(pod: PodHandle) -> None:
     pod.start()
 
 
-async def run_job(env: Env, job: Obj, scripts: ScriptFor) -> Obj:
-    created = env.store.create(JOBS, job)
-    meta = created["metadata"]
-    return await JobController(env, meta["namespace"], meta["name"], scripts).run()
+async def run_job(cluster: Cluster, job: Obj, scripts: ScriptFor) -> Obj:
+    return await create_and_run(cluster, job, scripts)
 
 
 # ---------------------------------------------------------------------- settled predicates
-def _job(store: Store, sc: Scenario) -> Obj | None:
+def _job(store: View, sc: Scenario) -> Obj | None:
     return store.try_get(JOBS, sc.namespace, sc.job)
 
 
-def job_finished(store: Store, sc: Scenario) -> bool:
+def job_finished(store: View, sc: Scenario) -> bool:
     job = _job(store, sc)
     conds = (job or {}).get("status", {}).get("conditions", [])
     return any(c["type"] in ("Complete", "Failed") for c in conds)
 
 
 def pod_waiting(reason: str) -> Settled:
-    def settled(store: Store, sc: Scenario) -> bool:
+    def settled(store: View, sc: Scenario) -> bool:
         items, _ = store.list(PODS, sc.namespace)
         return any(
             (cs.get("state") or {}).get("waiting", {}).get("reason") == reason
@@ -100,7 +99,7 @@ def pod_waiting(reason: str) -> Settled:
     return settled
 
 
-def pod_unschedulable(store: Store, sc: Scenario) -> bool:
+def pod_unschedulable(store: View, sc: Scenario) -> bool:
     items, _ = store.list(PODS, sc.namespace)
     return any(
         c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"
@@ -109,7 +108,7 @@ def pod_unschedulable(store: Store, sc: Scenario) -> bool:
     )
 
 
-def job_suspended(store: Store, sc: Scenario) -> bool:
+def job_suspended(store: View, sc: Scenario) -> bool:
     job = _job(store, sc)
     conds = (job or {}).get("status", {}).get("conditions", [])
     return any(c["type"] == "Suspended" and c["status"] == "True" for c in conds)
@@ -119,7 +118,7 @@ def job_suspended(store: Store, sc: Scenario) -> bool:
 BUSYBOX_E2E = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
 
 
-async def backoff_limit_exceeded_never(env: Env, sc: Scenario) -> None:
+async def backoff_limit_exceeded_never(env: Cluster, sc: Scenario) -> None:
     """Never, backoffLimit 1, every pod exits 1: the 2nd failure exceeds the limit (§1.2).
 
     Telling state: Job conditions [FailureTarget, Failed], both reason BackoffLimitExceeded;
@@ -135,7 +134,7 @@ async def backoff_limit_exceeded_never(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(exits(2, c=(1, None))))
 
 
-async def onfailure_crashloop_backoff_limit(env: Env, sc: Scenario) -> None:
+async def onfailure_crashloop_backoff_limit(env: Cluster, sc: Scenario) -> None:
     """OnFailure, backoffLimit 3, container crash-loops (exit 1) in CrashLoopBackOff (§3.2):
     restartCount reaches 3 → the Job fails on *reaching* the limit (§1.3).
 
@@ -160,7 +159,7 @@ async def onfailure_crashloop_backoff_limit(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(crash))
 
 
-async def oomkilled(env: Env, sc: Scenario) -> None:
+async def oomkilled(env: Cluster, sc: Scenario) -> None:
     """Never, backoffLimit 0, the container is OOM-killed.
 
     Telling state: Job [FailureTarget, Failed] BackoffLimitExceeded, status.failed 1; the pod
@@ -176,7 +175,7 @@ async def oomkilled(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(exits(1, **{"memory-demo-ctr": (137, "OOMKilled")})))
 
 
-async def exit127_command_not_found(env: Env, sc: Scenario) -> None:
+async def exit127_command_not_found(env: Cluster, sc: Scenario) -> None:
     """Never, backoffLimit 0, `sh -c` runs a missing command: the shell exits 127.
 
     Telling state: Job [FailureTarget, Failed] BackoffLimitExceeded, status.failed 1; pod
@@ -186,7 +185,7 @@ async def exit127_command_not_found(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(exits(1, task=(127, None))))
 
 
-async def start_error_128(env: Env, sc: Scenario) -> None:
+async def start_error_128(env: Cluster, sc: Scenario) -> None:
     """Never, backoffLimit 0, the entrypoint binary `x` does not exist (containerd StartError).
 
     Telling state: Job [FailureTarget, Failed] BackoffLimitExceeded, status.failed 1; pod
@@ -202,8 +201,8 @@ async def start_error_128(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(script))
 
 
-async def imagepullbackoff_stall(env: Env, sc: Scenario) -> None:
-    """The image does not exist: ErrImagePull, then ImagePullBackOff forever (§4, myth 2).
+async def imagepullbackoff_stall(env: Cluster, sc: Scenario) -> None:
+    """The image does not exist: ErrImagePull, then ImagePullBackOff forever (§4).
 
     Telling state: Job without conditions, status.active 1, no failed; pod Pending, container
     `invalid-image` waiting reason ImagePullBackOff (message `Back-off pulling image "…"`),
@@ -226,7 +225,7 @@ async def imagepullbackoff_stall(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(script))
 
 
-async def createcontainerconfigerror_stall(env: Env, sc: Scenario) -> None:
+async def createcontainerconfigerror_stall(env: Cluster, sc: Scenario) -> None:
     """A ConfigMap key is missing: CreateContainerConfigError forever (§4).
 
     Telling state: Job without conditions, status.active 1; pod Pending, container
@@ -256,7 +255,7 @@ async def createcontainerconfigerror_stall(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(script))
 
 
-async def unschedulable_stall(env: Env, sc: Scenario) -> None:
+async def unschedulable_stall(env: Cluster, sc: Scenario) -> None:
     """The pod asks for 64 CPUs: the scheduler cannot place it (§4).
 
     Telling state: Job without conditions, status.active 1; pod Pending without nodeName or
@@ -274,7 +273,7 @@ async def unschedulable_stall(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(script))
 
 
-async def deadline_exceeded(env: Env, sc: Scenario) -> None:
+async def deadline_exceeded(env: Cluster, sc: Scenario) -> None:
     """activeDeadlineSeconds 10 with a pod that sleeps (and ignores SIGTERM) (§1.13).
 
     Telling state: Job [FailureTarget, Failed] reason DeadlineExceeded, message `Job was active
@@ -295,7 +294,7 @@ async def deadline_exceeded(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(script))
 
 
-async def complete_after_two_failures(env: Env, sc: Scenario) -> None:
+async def complete_after_two_failures(env: Cluster, sc: Scenario) -> None:
     """Never, backoffLimit 6: two pods exit 1, the third succeeds ("Complete hides failures").
 
     Telling state: Job [SuccessCriteriaMet, Complete] reason CompletionsReached, status.failed
@@ -308,9 +307,10 @@ async def complete_after_two_failures(env: Env, sc: Scenario) -> None:
     await run_job(env, job, by_attempt(failing, failing, exits(2, c=(0, None))))
 
 
-async def multi_container_completed_but_failed(env: Env, sc: Scenario) -> None:
-    """Two containers: `app` exits 0, `worker` exits 1. The pod is Failed, yet
-    `kubectl get pods` shows Completed (it reports the alphabetically first container, §5 myth 3).
+async def multi_container_completed_but_failed(env: Cluster, sc: Scenario) -> None:
+    """Two containers: `app` exits 0, `worker` exits 1. The pod is Failed. The v1.28-era printer
+    showed Completed (the alphabetically first container); printPod at v1.37.2 shows the worker's
+    Error (docs/job-semantics.md §5.1, §6).
 
     Telling state: Job [FailureTarget, Failed] BackoffLimitExceeded, status.failed 1; pod phase
     Failed, containerStatuses sorted [app: exitCode 0 reason Completed, worker: exitCode 1
@@ -327,7 +327,7 @@ async def multi_container_completed_but_failed(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(exits(2, app=(0, None), worker=(1, None))))
 
 
-async def onfailure_oom_then_success(env: Env, sc: Scenario) -> None:
+async def onfailure_oom_then_success(env: Cluster, sc: Scenario) -> None:
     """OnFailure, backoffLimit 6: OOM-killed twice, restarted in place, then succeeds (§1.3:
     restarts of a pod that succeeded leave no trace in Job status).
 
@@ -358,7 +358,7 @@ async def onfailure_oom_then_success(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(script))
 
 
-async def failing_sidecar_succeeded_pod(env: Env, sc: Scenario) -> None:
+async def failing_sidecar_succeeded_pod(env: Cluster, sc: Scenario) -> None:
     """A regular init container `migrate` runs first (exit 0); then a native sidecar
     `log-shipper` (init container with restartPolicy Always) starts, crashes once, is restarted,
     and exits 143 when stopped; the main container exits 0, so the pod Succeeds (§1.4, §1.5).
@@ -400,7 +400,7 @@ async def failing_sidecar_succeeded_pod(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(script))
 
 
-async def cronjob_three_failures_then_success(env: Env, sc: Scenario) -> None:
+async def cronjob_three_failures_then_success(env: Cluster, sc: Scenario) -> None:
     """CronJob `nightly-report` (every minute, failedJobsHistoryLimit 3): three runs fail
     (exit 1, backoffLimit 0), the fourth succeeds. Each run is its own Job
     `nightly-report-<scheduled time in minutes>` owned by the CronJob (controller
@@ -416,7 +416,7 @@ async def cronjob_three_failures_then_success(env: Env, sc: Scenario) -> None:
         [container("report", ["/bin/sh", "-c", "generate-report"])],
         backoffLimit=0,
     )["spec"]
-    cron = env.store.create(
+    cron = await env.create(
         CRONJOBS,
         new_cronjob(sc.namespace, sc.job, "*/1 * * * *", template, failedJobsHistoryLimit=3),
     )
@@ -433,44 +433,45 @@ async def cronjob_three_failures_then_success(env: Env, sc: Scenario) -> None:
             owner=cron,
         )
         job["spec"] = dict(template)
-        created = env.store.create(JOBS, job)
+        created = await env.create(JOBS, job)
         ref = {
             k: v
             for k, v in owner_reference(created).items()
             if k in ("apiVersion", "kind", "name", "uid")
         }
         ref.update(namespace=sc.namespace, resourceVersion=created["metadata"]["resourceVersion"])
-        env.store.update(CRONJOBS, sc.namespace, sc.job, _cron_started(ref, rfc3339(scheduled)))
+        await env.update_status(
+            CRONJOBS, sc.namespace, sc.job, _cron_started(ref, rfc3339(scheduled))
+        )
         script = exits(2, report=(0 if run == runs - 1 else 1, None))
-        meta = created["metadata"]
-        final = await JobController(env, sc.namespace, meta["name"], same(script)).run()
+        final = await env.run_job(created, same(script))
         conditions = final.get("status", {}).get("conditions", [])
         succeeded = any(c["type"] == "Complete" for c in conditions)
         done_at = env.time.stamp()
 
         def finish(c: Obj, ok: bool = succeeded, at: str = done_at) -> None:
-            c["status"].pop("active", None)
+            c.setdefault("status", {}).pop("active", None)
             if ok:
                 c["status"]["lastSuccessfulTime"] = at
 
-        env.store.update(CRONJOBS, sc.namespace, sc.job, finish)
+        await env.update_status(CRONJOBS, sc.namespace, sc.job, finish)
         if run < runs - 1:
-            await env.time.sleep(max(0.0, 60 - 3))
+            await env.pause(max(0.0, 60 - 3))
 
 
 def _cron_started(ref: Obj, scheduled: str) -> Callable[[Obj], None]:
     def mutate(cron: Obj) -> None:
-        cron["status"].update(active=[ref], lastScheduleTime=scheduled)
+        cron.setdefault("status", {}).update(active=[ref], lastScheduleTime=scheduled)
 
     return mutate
 
 
-def cronjob_settled(store: Store, sc: Scenario) -> bool:
+def cronjob_settled(store: View, sc: Scenario) -> bool:
     cron = store.try_get(CRONJOBS, sc.namespace, sc.job)
     return cron is not None and "lastSuccessfulTime" in cron.get("status", {})
 
 
-async def indexed_per_index_backoff(env: Env, sc: Scenario) -> None:
+async def indexed_per_index_backoff(env: Cluster, sc: Scenario) -> None:
     """Indexed Job, completions 4, parallelism 4, backoffLimitPerIndex 1, maxFailedIndexes 1.
     Indexes 0 and 2 succeed; 1 and 3 fail twice each (failure-count 0 then 1) (§1.10).
 
@@ -506,7 +507,7 @@ POLICY_RULES_FAILJOB = [
 ]
 
 
-async def pod_failure_policy_failjob(env: Env, sc: Scenario) -> None:
+async def pod_failure_policy_failjob(env: Cluster, sc: Scenario) -> None:
     """podFailurePolicy FailJob on exit code 42 (backoffLimit 6 is not used up) (§1.9).
 
     Telling state: Job [FailureTarget, Failed] reason PodFailurePolicy, message `Container main
@@ -522,7 +523,7 @@ async def pod_failure_policy_failjob(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(exits(2, main=(42, None))))
 
 
-async def pod_failure_policy_ignore_disruption(env: Env, sc: Scenario) -> None:
+async def pod_failure_policy_ignore_disruption(env: Cluster, sc: Scenario) -> None:
     """podFailurePolicy Ignore on DisruptionTarget, backoffLimit 0: the first pod is evicted
     by the kubelet under memory pressure; it is not counted, and the replacement succeeds.
 
@@ -550,7 +551,7 @@ async def pod_failure_policy_ignore_disruption(env: Env, sc: Scenario) -> None:
     await run_job(env, job, by_attempt(evicted, exits(2, main=(0, None))))
 
 
-async def suspended(env: Env, sc: Scenario) -> None:
+async def suspended(env: Cluster, sc: Scenario) -> None:
     """A Job created with spec.suspend true (§1.14).
 
     Telling state: Job conditions [Suspended=True reason JobSuspended message `Job suspended`],
@@ -561,7 +562,7 @@ async def suspended(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(exits(1, c=(0, None))))
 
 
-async def healthy(env: Env, sc: Scenario) -> None:
+async def healthy(env: Cluster, sc: Scenario) -> None:
     """A Job whose only pod succeeds.
 
     Telling state: Job [SuccessCriteriaMet, Complete] reason CompletionsReached, succeeded 1, no
@@ -570,7 +571,7 @@ async def healthy(env: Env, sc: Scenario) -> None:
     await run_job(env, job, same(exits(2, hello=(0, None))))
 
 
-async def pod_deleted_counts_as_failed(env: Env, sc: Scenario) -> None:
+async def pod_deleted_counts_as_failed(env: Cluster, sc: Scenario) -> None:
     """Someone deletes the running pod (`kubectl delete pod`, grace 30 s); with the default
     podReplacementPolicy TerminatingOrFailed the terminating pod counts as failed at once
     (§1.1); the replacement, created after the 10 s backoff, succeeds.
@@ -663,7 +664,7 @@ SCENARIOS: dict[str, Scenario] = {
             multi_container_completed_but_failed,
             "sim-multicontainer",
             "two-containers",
-            "app exits 0, worker exits 1: pod Failed, kubectl shows Completed",
+            "app exits 0, worker exits 1: pod Failed, kubectl shows the worker's Error",
         ),
         _scenario(
             onfailure_oom_then_success,

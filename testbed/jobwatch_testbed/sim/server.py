@@ -306,6 +306,17 @@ class SimServer:
             await asyncio.sleep(faults.counters.delay)
         if faults.request_blackhole:
             await faults.cleared.wait()
+        segments = request.path.rstrip("/").split("/")
+        for resource, refused in faults.refused.items():
+            if resource in segments:
+                reasons = {403: "Forbidden", 401: "Unauthorized", 404: "NotFound"}
+                why = f"{resource} is refused (jobwatch sim fault)"
+                status = ApiError(refused, reasons.get(refused, "BadRequest"), why).status()
+                return _json(status, refused)
+        if request.query.get("watch") in ("true", "1") and (
+            (answer := faults.take_watch_answer()) is not None
+        ):
+            return web.Response(body=answer, content_type="application/json")
         injected = faults.take_request_fault()
         if injected is not None:
             code, retry_after = injected

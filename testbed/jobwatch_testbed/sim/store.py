@@ -21,7 +21,7 @@ Deletion follows the API server: an object with finalizers gets `deletionTimesta
 goes. A bound (`spec.nodeName`), non-terminal pod deleted with a grace period also stays until
 the kubelet confirms (terminal phase, or a delete with grace 0). Anything else is removed at
 once. Jobs are defaulted like the API server does (selector, labels, spec defaults), and a
-Job whose pod restartPolicy is not OnFailure/Never is rejected with 422 (spec §5).
+Job whose pod restartPolicy is not OnFailure/Never is rejected with 422 (docs/job-semantics.md §1.17).
 Cascading deletion (propagationPolicy Background/Foreground) deletes dependents by
 ownerReference uid; Orphan or no policy removes the ownerReference from dependents.
 """
@@ -495,7 +495,7 @@ class Store:
             if policy in ("Background", "Foreground"):
                 if JOB_TRACKING_FINALIZER in (obj["metadata"].get("finalizers") or []):
                     # The Job controller strips the tracking finalizer from pods whose Job is
-                    # gone (spec §1.7, [JC] orphan pod cleanup), so they can be removed.
+                    # gone (§1.7, [JC] orphan pod cleanup), so they can be removed.
                     self.update(resource, ns, name, _drop_tracking_finalizer)
                 if self.try_get(resource, ns, name) is not None:
                     self.delete(resource, ns, name, propagation_policy="Background")

@@ -1,4 +1,4 @@
-"""Per-CronJob history that outlives the Job objects (design principle 5).
+"""CronJob tracking: which CronJobs exist, and their history that outlives the Jobs (principle 5).
 
 Each CronJob keeps its runs by Job uid. Runs of deleted Jobs are kept up to a bound; the oldest
 are folded into a carried summary (latest success and failure, first seen, failure streak), so
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from jobwatch.analysis.report import JobReport
-from jobwatch.exposition import CronJobStatus
+from jobwatch.analysis.report import CronJobStatus, JobReport
 from jobwatch.vocabulary import State
 
 Key = tuple[str, str]  # (namespace, cronjob)
@@ -135,3 +134,58 @@ class CronJobHistory:
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+
+class CronJobs:
+    """CronJob tracking: which CronJobs exist (when they are watched), their run history, and
+    which of them changed since their series were last rendered."""
+
+    def __init__(self, history_limit: int = 50) -> None:
+        self.history = CronJobHistory(history_limit)
+        self.watching = False  # set by the first CronJob LIST or event
+        self._names: dict[Key, None] = {}  # CronJobs that exist, when watched
+        self._dirty: set[Key] = set()
+
+    def __len__(self) -> int:
+        """CronJob objects that exist (tracked objects for the self-metrics)."""
+        return len(self._names)
+
+    def known(self) -> set[Key]:
+        """Every CronJob that exists or has history."""
+        return {*self._names, *self.history.names()}
+
+    def add(self, key: Key) -> bool:
+        """The CronJob exists; True when it is new."""
+        if key in self._names:
+            return False
+        self._names[key] = None
+        return True
+
+    def remove(self, key: Key) -> None:
+        """The CronJob is gone: it loses its history and its series (principle 5)."""
+        self._names.pop(key, None)
+        self.history.drop(key)
+        self._dirty.discard(key)
+
+    def records_runs_of(self, report: JobReport) -> bool:
+        """CronJob history follows the CronJob objects when they are watched."""
+        if not report.cronjob:
+            return False
+        return not self.watching or (report.namespace, report.cronjob) in self._names
+
+    def record(self, report: JobReport, created_at: float | None) -> None:
+        if (key := self.history.record(report, created_at)) is not None:
+            self._dirty.add(key)
+
+    def deleted(self, report: JobReport) -> None:
+        if (key := self.history.deleted(report)) is not None:
+            self._dirty.add(key)
+
+    def take_changed(self) -> dict[Key, CronJobStatus]:
+        """The status of every CronJob whose runs changed since the last call."""
+        changed = {key: self.history.status(key) for key in self._dirty}
+        self._dirty.clear()
+        return changed
+
+    def statuses(self) -> dict[Key, CronJobStatus]:
+        return {key: self.history.status(key) for key in self.history.names()}
