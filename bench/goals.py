@@ -43,6 +43,7 @@ from jobwatch_testbed.sim.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = 500
+STATS_LIMIT = 1 << 28  # bytes of one stdout line: a stats line carries every lag sample
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,7 @@ async def _spawn(*args: str) -> _Proc:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
+        limit=STATS_LIMIT,
     )
     return _Proc(process)
 
