@@ -11,6 +11,7 @@ compressed, followed by the small tail (counters and self-metrics) rendered per 
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import time
 import zlib
@@ -162,6 +163,27 @@ class ChunkedFamilies:
                 break
         return not self._stale
 
+    async def join_stale_off_loop(self, seconds: float) -> None:
+        """`join_stale` until none is left, joining on the loop for about `seconds` at a time
+        and compressing each batch in a worker thread (zlib releases the GIL), so a pass that
+        re-compresses most of a 30 MB body neither holds the loop nor waits for one core."""
+        while self._stale:
+            started = time.perf_counter()
+            batch: list[tuple[Pair, bytes]] = []
+            while self._stale and time.perf_counter() - started < seconds:
+                name, index = pair = self._stale.pop()
+                raw = b"".join(f[name] for f in self._chunks[index].values() if name in f)
+                if raw:
+                    batch.append((pair, raw))
+                else:
+                    self._segments.pop(pair, None)
+            if not batch:
+                continue
+            deflated = await asyncio.to_thread(_deflate_all, [raw for _, raw in batch])
+            for (pair, raw), compressed in zip(batch, deflated, strict=True):
+                # A pair changed again meanwhile is stale again: this loop joins it anew.
+                self._segments[pair] = Segment(raw, compressed)
+
     def segments(self, openmetrics: bool) -> list[Segment]:
         """Every family in declaration order: its header, then its chunks in order."""
         self.join_stale()
@@ -177,3 +199,7 @@ class ChunkedFamilies:
                 out.append(headers[family.name])
                 out.extend(chunks)
         return out
+
+
+def _deflate_all(raws: list[bytes]) -> list[bytes]:
+    return [deflate(raw) for raw in raws]

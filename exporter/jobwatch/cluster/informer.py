@@ -55,6 +55,7 @@ WATCH_EVENTS = APPLIED_EVENTS | {"BOOKMARK", "ERROR"}
 CONNECT_TIMEOUT = 10.0
 DEFAULT_RETRY_AFTER = 1.0
 _SHOWN = 200  # bytes of a bad line or error body that go into a log message
+LINES_PER_YIELD = 32  # watch lines handled between yields to the event loop
 RELIST_JITTER = 0.2  # a periodic relist comes after period * [1, 1.2): informers spread out
 _PROBLEMS: dict[int, Problem] = {
     401: "forbidden",
@@ -327,10 +328,13 @@ class Informer:
         pending = bytearray()
         async for chunk in response.content.iter_any():
             pending += chunk
-            start = 0
+            start, handled = 0, 0
             while (end := pending.find(b"\n", start)) >= 0:
                 self._handle_line(bytes(pending[start:end]))
                 start = end + 1
+                handled += 1
+                if handled % LINES_PER_YIELD == 0:
+                    await asyncio.sleep(0)  # a backlog of events never holds the loop long
             if start:
                 del pending[:start]
         if pending.strip():

@@ -47,6 +47,10 @@ class RenderCache:
         """Re-join and re-compress changed chunks for about `seconds`; True once all are."""
         return self._families.join_stale(seconds)
 
+    async def join_stale_off_loop(self, seconds: float) -> None:
+        """`join_stale`, compressing in a worker thread (`ChunkedFamilies.join_stale_off_loop`)."""
+        await self._families.join_stale_off_loop(seconds)
+
     def _segments(self, openmetrics: bool) -> tuple[Segment, ...]:
         segments = self._families.segments(openmetrics)
         cron = ex.families(m.CRONJOB_FAMILIES, list(self._cronjobs.values()), openmetrics)

@@ -246,10 +246,7 @@ class ExporterState:
         self._wake.clear()
         self._rendering_since, self._changed_since = self._changed_since, None
         await self.settle()
-        for _ in itertools.count():
-            if self.cache.join_stale(STEP_SECONDS):
-                break
-            await asyncio.sleep(0)  # yield between bounded steps
+        await self.cache.join_stale_off_loop(STEP_SECONDS)
         await self.cache.publish_soon()
         self._rendering_since = None
 
