@@ -164,29 +164,36 @@ class ChunkedFamilies:
         return not self._stale
 
     async def join_stale_off_loop(self, seconds: float) -> None:
-        """`join_stale` until none is left, joining on the loop for about `seconds` at a time
-        and compressing each batch in a worker thread (zlib releases the GIL), so a pass that
-        re-compresses most of a 30 MB body neither holds the loop nor waits for one core."""
+        """`join_stale` until none is left: the joins on the loop, about `seconds` at a time
+        with yields between; then every joined chunk compressed in one worker-thread call
+        (zlib releases the GIL), so a pass that re-compresses most of a 30 MB body neither
+        holds the loop nor waits its turn for the loop's core."""
         while self._stale:
-            started = time.perf_counter()
             batch: list[tuple[Pair, bytes]] = []
-            while self._stale and time.perf_counter() - started < seconds:
+            started = time.perf_counter()
+            while self._stale:
                 name, index = pair = self._stale.pop()
                 raw = b"".join(f[name] for f in self._chunks[index].values() if name in f)
                 if raw:
                     batch.append((pair, raw))
                 else:
                     self._segments.pop(pair, None)
+                if time.perf_counter() - started >= seconds:
+                    await asyncio.sleep(0)
+                    started = time.perf_counter()
             if not batch:
                 continue
             deflated = await asyncio.to_thread(_deflate_all, [raw for _, raw in batch])
             for (pair, raw), compressed in zip(batch, deflated, strict=True):
-                # A pair changed again meanwhile is stale again: this loop joins it anew.
+                # A pair changed again meanwhile is stale again: the next round joins it anew.
                 self._segments[pair] = Segment(raw, compressed)
+            return  # what went stale during the compression waits for the next pass
 
-    def segments(self, openmetrics: bool) -> list[Segment]:
-        """Every family in declaration order: its header, then its chunks in order."""
-        self.join_stale()
+    def segments(self, openmetrics: bool, join: bool = True) -> list[Segment]:
+        """Every family in declaration order: its header, then its chunks in order. With
+        `join`, stale chunks are joined first; without, they keep their last segment."""
+        if join:
+            self.join_stale()
         out: list[Segment] = []
         headers = self._headers[openmetrics]
         for family in self._families:

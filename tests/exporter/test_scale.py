@@ -164,6 +164,13 @@ def test_the_renderer_publishes_changes_and_a_scrape_never_analyses() -> None:
             served = state.latest(False).joined()
             assert b"jobwatch_exporter_unrendered_change_age_seconds 0\n" in served
             assert _split(served.decode()) == _split(text(state))
+            gone = runs[6][0]
+            state.apply("jobs", "DELETED", gone)  # a deletion alone wakes the renderer
+            for _ in range(200):
+                if gone["metadata"]["name"].encode() not in state.latest(False).joined():
+                    break
+                await asyncio.sleep(0.01)
+            assert gone["metadata"]["name"].encode() not in state.latest(False).joined()
         finally:
             renderer.cancel()
 

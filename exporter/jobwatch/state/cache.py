@@ -51,8 +51,8 @@ class RenderCache:
         """`join_stale`, compressing in a worker thread (`ChunkedFamilies.join_stale_off_loop`)."""
         await self._families.join_stale_off_loop(seconds)
 
-    def _segments(self, openmetrics: bool) -> tuple[Segment, ...]:
-        segments = self._families.segments(openmetrics)
+    def _segments(self, openmetrics: bool, join: bool = True) -> tuple[Segment, ...]:
+        segments = self._families.segments(openmetrics, join)
         cron = ex.families(m.CRONJOB_FAMILIES, list(self._cronjobs.values()), openmetrics)
         if cron:
             segments.append(Segment.of(cron))
@@ -78,7 +78,9 @@ class RenderCache:
         for openmetrics in (False, True):
             if openmetrics and openmetrics not in self._published:
                 continue
-            generation, segments = self._generation, self._segments(openmetrics)
+            # Chunks that changed during this pass keep their last segment: the next pass
+            # (already woken by that change) joins them; the loop is never held for them here.
+            generation, segments = -1, self._segments(openmetrics, join=False)
             crc, size = await asyncio.to_thread(combined_crc, segments)
             self._published[openmetrics] = (generation, (segments, crc, size))
 

@@ -291,6 +291,7 @@ class ExporterState:
             self._analyse_batch([job_uid])
         self.store.remove(resource, uid)
         if resource == JOBS:
+            self._changed()  # its series go with the next pass
             self.cache.set_job(uid, None)
             self.failures.forget(uid)
             report = self._reports.pop(uid, None)
@@ -337,6 +338,7 @@ class ExporterState:
         """A deleted CronJob's series go (principle 5); its Jobs, if orphaned, keep theirs."""
         self.cronjobs.remove(key)
         self.cache.drop_cronjob(key)
+        self._changed()
 
     # --- analysis and rendering -------------------------------------------------------------
 
