@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bench import e2e, goals, parse, scrape, throughput
 from bench.common import Section, fmt_time, progress
+from bench.goals import Goal
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 
@@ -34,9 +35,9 @@ class Plan:
     scrape: Callable[[], Section]
     throughput: Callable[[], Section]
     e2e: Callable[[], Section]
-    goals: Callable[[], tuple[Section, list[goals.Goal]]]
+    goals: Callable[[], tuple[Section, list[Goal]]]
 
-    def run(self) -> tuple[list[Section], list[goals.Goal]]:
+    def run(self) -> tuple[list[Section], list[Goal]]:
         sections = {}
         for name in ("e2e", "parse", "scrape", "throughput"):
             started = time.perf_counter()

@@ -101,6 +101,12 @@ def _churn_lines(
     return lines
 
 
+def _handle_all(informer: Informer, lines: list[bytes]) -> None:
+    """What the informer does with each line of a watch stream (parse + apply)."""
+    for line in lines:
+        informer._handle_line(line)
+
+
 class _GcWatch:
     def __init__(self) -> None:
         self.pauses: list[float] = []
@@ -151,7 +157,7 @@ def inprocess(
             lines = _churn_lines(pod_objs, churn, rng, 2000 + r)
             progress(f"goals: round {r + 1}/{rounds}: {len(lines)} pod events, render, scrape")
             parsed = _timed(lambda lines=lines: [orjson.loads(line) for line in lines])[0]
-            applied = _timed(lambda lines=lines: [informer._handle_line(line) for line in lines])[0]
+            applied = _timed(lambda lines=lines: _handle_all(informer, lines))[0]
             rendered = _timed(lambda: asyncio.run(state.render_pass()))[0]
             scraped = _timed(lambda: b"".join(state.latest(False).gzip_parts()))[0]
             text = _timed(lambda: state.latest(False).joined())[0]

@@ -63,5 +63,5 @@ class NaiveCollector:
 def scraper(state: ExporterState, clock: Callable[[], float]) -> Callable[[], bytes]:
     """A zero-argument scrape of the naive collector: `generate_latest` of its registry."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(NaiveCollector(state, clock))  # type: ignore[arg-type]
+    registry.register(NaiveCollector(state, clock))
     return lambda: generate_latest(registry)

@@ -7,7 +7,7 @@
 #   3. the Dockerfile itself, with buildah (chroot isolation, vfs storage), both bases passed as
 #      build arguments. The result is localhost/jobwatch:VERSION in buildah's local storage.
 #
-# Installs buildah and mmdebstrap from Debian when they are missing (as root, or through sudo).
+# Needs buildah and mmdebstrap (`make image` installs them from Debian through `make image-tools`).
 # Progress goes to stdout; a failure is one line on stderr naming the full log.
 #
 # environment:
@@ -24,6 +24,8 @@ fail() {
     exit 1
 }
 step() { echo "==> $*"; }
+on_error() { fail "line $1: \`$2\` failed"; }
+trap 'on_error $LINENO "$BASH_COMMAND"' ERR
 
 dockerfile="$here/Dockerfile"
 version=$(sed -n 's/^ARG VERSION=//p' "$dockerfile")
@@ -32,20 +34,14 @@ uv_version=${uv_image_default##*:}
 [ -n "$version" ] && [ -n "$uv_version" ] || fail "cannot read ARG VERSION / ARG UV_IMAGE from $dockerfile"
 image=${JOBWATCH_IMAGE:-localhost/jobwatch:$version}
 cache=${JOBWATCH_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jobwatch-image}
-mkdir -p "$cache" || fail "cannot create the cache directory $cache"
+# Logs per checkout: several clones may build at once on one machine, into one cache and storage.
+logs=$cache/logs/$(printf '%s' "$here" | sha256sum | cut -c1-12)
+mkdir -p "$cache" "$logs" || fail "cannot create the cache directory $cache"
 
-# --- tools ---------------------------------------------------------------------------------------
-missing=()
-command -v buildah >/dev/null || missing+=(buildah)
-command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
-if [ ${#missing[@]} -gt 0 ]; then
-    step "installing Debian packages: ${missing[*]}"
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-        --no-install-recommends "${missing[@]}"; } >"$cache/apt.log" 2>&1 ||
-        fail "apt-get install ${missing[*]} failed: $(tail -n 1 "$cache/apt.log") (log: $cache/apt.log)"
-fi
+# --- tools (`make image-tools` installs them) ----------------------------------------------------
+for tool in buildah mmdebstrap; do
+    command -v "$tool" >/dev/null || fail "$tool is not installed: run \`make image-tools\` (Debian package $tool)"
+done
 
 buildah=(buildah --storage-driver vfs)
 if [ -n "${JOBWATCH_IMAGE_STORAGE:-}" ]; then
@@ -96,18 +92,18 @@ else
     if [ -s "$base_tar" ]; then
         step "base: importing the cached $base_tar"
     else
-        step "base: Debian bookworm + python3 with mmdebstrap (about 2 min; log: $cache/mmdebstrap.log)"
-        run "$cache/mmdebstrap.log" mmdebstrap "${recipe[@]}" "$base_tar.part" "$sources"
-        mv "$base_tar.part" "$base_tar"
+        step "base: Debian bookworm + python3 with mmdebstrap (about 2 min; log: $logs/mmdebstrap.log)"
+        run "$logs/mmdebstrap.log" mmdebstrap "${recipe[@]}" "$base_tar.$$.part" "$sources"
+        mv "$base_tar.$$.part" "$base_tar"
     fi
     ctr=$("${buildah[@]}" from scratch)
-    run "$cache/import.log" "${buildah[@]}" add "$ctr" "$base_tar" /
-    run "$cache/import.log" "${buildah[@]}" config \
+    run "$logs/import.log" "${buildah[@]}" add "$ctr" "$base_tar" /
+    run "$logs/import.log" "${buildah[@]}" config \
         --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         --env LANG=C.UTF-8 --cmd '["python3"]' \
         --label org.opencontainers.image.description="Debian bookworm with python3 (mmdebstrap, recipe $key)" \
         "$ctr"
-    run "$cache/import.log" "${buildah[@]}" commit --rm --quiet "$ctr" "$base_image"
+    run "$logs/import.log" "${buildah[@]}" commit --rm --quiet "$ctr" "$base_image"
     step "base $base_image"
 fi
 
@@ -119,12 +115,15 @@ else
     wheels=$cache/uv-$uv_version
     if ! compgen -G "$wheels/uv-$uv_version-*.whl" >/dev/null; then
         step "uv: downloading the uv $uv_version wheel from PyPI"
-        run "$cache/uv.log" python3 -m pip download --quiet --no-deps --only-binary=:all: \
-            --dest "$wheels" "uv==$uv_version"
+        run "$logs/uv.log" python3 -m pip download --quiet --no-deps --only-binary=:all: \
+            --dest "$wheels.$$" "uv==$uv_version"
+        mkdir -p "$wheels"
+        mv "$wheels.$$"/*.whl "$wheels"/
+        rm -rf "$wheels.$$"
     fi
     unpacked=$(mktemp -d)
     trap 'rm -rf "$unpacked"' EXIT
-    run "$cache/uv.log" python3 -c '
+    run "$logs/uv.log" python3 -c '
 import sys, zipfile
 from pathlib import Path
 wheel, dest = sys.argv[1], Path(sys.argv[2])
@@ -137,13 +136,13 @@ with zipfile.ZipFile(wheel) as z:
 ' "$(compgen -G "$wheels/uv-$uv_version-*.whl" | head -n 1)" "$unpacked"
     [ -x "$unpacked/uv" ] || fail "the uv $uv_version wheel holds no uv binary"
     ctr=$("${buildah[@]}" from scratch)
-    run "$cache/uv.log" "${buildah[@]}" copy "$ctr" "$unpacked/uv" "$unpacked/uvx" /
-    run "$cache/uv.log" "${buildah[@]}" commit --rm --quiet "$ctr" "$uv_image"
+    run "$logs/uv.log" "${buildah[@]}" copy "$ctr" "$unpacked/uv" "$unpacked/uvx" /
+    run "$logs/uv.log" "${buildah[@]}" commit --rm --quiet "$ctr" "$uv_image"
     step "uv $uv_image"
 fi
 
 # --- 3. the Dockerfile ---------------------------------------------------------------------------
-log=$cache/build.log
+log=$logs/build.log
 # The CA bundle this machine trusts reaches the build's PyPI downloads as a secret, so a
 # TLS-intercepting proxy works as it does for the host's own uv and pip.
 secret=()
@@ -153,6 +152,7 @@ if [ -s "$ca" ]; then
 fi
 step "building $image from $dockerfile (buildah, chroot isolation, vfs; log: $log)"
 started=$SECONDS
+trap - ERR
 set +e
 "${buildah[@]}" build --isolation chroot --layers --pull=never \
     --build-arg "PYTHON_IMAGE=$base_image" --build-arg "UV_IMAGE=$uv_image" "${secret[@]}" \
@@ -161,9 +161,23 @@ set +e
     sed -u -E 's/^(.{100}).{4,}$/\1 .../'
 status=${PIPESTATUS[0]}
 set -e
+trap 'on_error $LINENO "$BASH_COMMAND"' ERR
 if [ "$status" != 0 ]; then
     why=$(grep -E '^(Error|error)' "$log" | tail -n 1)
     fail "buildah build failed: ${why:-$(tail -n 1 "$log")} (log: $log)"
+fi
+# vfs keeps a full copy per layer: drop untagged images older than an hour that this build did not
+# use, unless another build is running (its cache may be among them). rmi without --force leaves
+# any image a container still uses.
+this_build=$(grep -oE '^--> (Using cache )?[0-9a-f]{11,}' "$log" | grep -oE '[0-9a-f]{11}' | sort -u || true)
+if ! pgrep -f 'buildah .*build .*--isolation chroot' >/dev/null; then
+    old=$((EPOCHSECONDS - 3600))
+    "${buildah[@]}" images --all --noheading --filter dangling=true --format '{{.ID}} {{.Created}}' |
+        while read -r id created; do
+            if [ "$created" -lt "$old" ] && ! grep -qx "${id:0:11}" <<<"$this_build"; then
+                "${buildah[@]}" rmi "$id" >/dev/null 2>&1 || true
+            fi
+        done || true
 fi
 layers=$("${buildah[@]}" inspect --type image --format '{{.Manifest}}' "$image" |
     python3 -c 'import json, sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))')

@@ -42,6 +42,14 @@ class Health(Protocol):
     @property
     def last_heartbeat(self) -> float | None: ...
 
+    def pending(self) -> list[str]:
+        """What readiness still waits for, e.g. ['jobs/*']."""
+        ...
+
+    def unavailable_resources(self) -> list[str]:
+        """Resources served without data because they are refused, e.g. ['cronjobs/*: forbidden']."""
+        ...
+
 
 def _batches(parts: Iterable[bytes]) -> Iterable[bytes]:
     """Adjacent small parts joined up to about WRITE_BATCH bytes: fewer writes and awaits."""
@@ -61,7 +69,7 @@ def _landing(telemetry_path: str) -> str:
     links = [
         (telemetry_path, "metrics"),
         ("/healthz", "healthz: the process is alive"),
-        ("/readyz", "readyz: every informer finished its first LIST"),
+        ("/readyz", "readyz: every informer listed once, or its resource is refused (named)"),
         ("/livez", "livez: the API server was heard from recently"),
     ]
     items = "".join(f'<li><a href="{html.escape(p)}">{html.escape(t)}</a></li>' for p, t in links)
@@ -110,8 +118,11 @@ def build_app(
 
     async def readyz(_request: web.Request) -> web.Response:
         if health.ready:
-            return web.Response(text="ok: initial LIST synced\n")
-        return web.Response(status=503, text="not ready: initial LIST not yet synced\n")
+            # Truthful for what it may see: refused resources are named, not waited for.
+            refused = "".join(f"unavailable: {r}\n" for r in health.unavailable_resources())
+            return web.Response(text=f"ok: initial LIST synced\n{refused}")
+        waiting = ", ".join(health.pending())
+        return web.Response(status=503, text=f"not ready: initial LIST not yet synced: {waiting}\n")
 
     async def livez(_request: web.Request) -> web.Response:
         last = health.last_heartbeat

@@ -21,6 +21,8 @@ from rich.text import Text
 
 from jobwatch.analysis.report import JobReport
 from jobwatch_testbed.interrupt import run_until_interrupted
+from jobwatch_testbed.kube.controlplane import ControlPlaneError
+from jobwatch_testbed.kube.versions import KUBERNETES
 from jobwatch_testbed.monitoring import WebhookReceiver
 from jobwatch_testbed.sim import DEFAULT_SPEED, SCENARIOS
 from jobwatch_testbed.stack import Stack, alerting_tools_missing, run_stack
@@ -151,8 +153,16 @@ def _urls(stack: Stack) -> list[str]:
     lines = [
         f"exporter     {stack.exporter.url}/metrics",
         f"             {stack.exporter.url}/readyz  /livez  /healthz",
-        f"cluster      {stack.sim.url}  (kubectl --server={stack.sim.url} get jobs -A)",
     ]
+    if stack.control_plane is not None:
+        lines.append(
+            f"cluster      {stack.cluster_url}  (the real control plane, Kubernetes {KUBERNETES})"
+        )
+        lines.append(f"kubeconfig   {stack.kubeconfig}")
+        lines.append(f"             (kubectl --kubeconfig {stack.kubeconfig} get jobs,pods -A)")
+    else:
+        url = stack.cluster_url
+        lines.append(f"cluster      {url}  (kubectl --server={url} get jobs -A)")
     if stack.prometheus is not None:
         lines.append(f"prometheus   {stack.prometheus.url}/alerts")
     if stack.alertmanager is not None:
@@ -174,7 +184,12 @@ async def run_demo(args: argparse.Namespace, console: Console) -> None:
         console.print(f"jobwatch demo: {message}", highlight=False)
 
     async with run_stack(
-        scenarios=names, speed=args.speed, port=args.port, alerting=alerting, progress=progress
+        scenarios=names,
+        speed=args.speed,
+        port=args.port,
+        alerting=alerting,
+        progress=progress,
+        cluster=args.cluster,
     ) as stack:
         for line in _urls(stack):
             console.print(line, highlight=False, markup=False)
@@ -239,7 +254,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     try:
         run_until_interrupted(run_demo(args, console))
-    except OSError as error:
+    except (OSError, ControlPlaneError) as error:
         print(f"jobwatch demo: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     console.print("jobwatch demo: stopped; everything it started is gone", highlight=False)
@@ -280,6 +295,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="",
         metavar="NAME[,NAME...]",
         help="only these scenarios (default: all; list them with `jobwatch sim --list`)",
+    )
+    parser.add_argument(
+        "--cluster",
+        choices=("sim", "kube"),
+        default="sim",
+        help=(
+            "sim (default): the embedded cluster, starts in a second, time compressed by "
+            "--speed; kube: the real etcd, kube-apiserver and kube-controller-manager built by "
+            "`make kube`, with a scripted kubelet, in real time (--speed does not apply)"
+        ),
     )
     parser.add_argument(
         "--no-alerting",

@@ -191,16 +191,17 @@ async def run_prometheus(
     interval: str = "1s",
 ) -> AsyncIterator[Prometheus]:
     """Start Prometheus scraping `targets` (host:port) as job "jobwatch" with `rule_files`."""
-    config = prometheus_config(targets, rule_files, alertmanager, interval)
-    async with run_prometheus_config(config) as prometheus:
-        yield prometheus
+    config = yaml.safe_dump(prometheus_config(targets, rule_files, alertmanager, interval))
+    async with run_prometheus_with(config) as prom:
+        yield prom
 
 
 @contextlib.asynccontextmanager
-async def run_prometheus_config(config: dict[str, Any]) -> AsyncIterator[Prometheus]:
-    """Start Prometheus with a whole config (external labels, federation, several jobs)."""
+async def run_prometheus_with(config: str) -> AsyncIterator[Prometheus]:
+    """Start Prometheus with a whole configuration (YAML text), e.g. one prometheus-operator
+    generated."""
     flags = ("--storage.tsdb.path={dir}/data", "--rules.alert.resend-delay=1s")
-    async with _serve(PROMETHEUS, yaml.safe_dump(config), flags) as server:
+    async with _serve(PROMETHEUS, config, flags) as server:
         yield Prometheus(server.url, server.directory, server.process)
 
 

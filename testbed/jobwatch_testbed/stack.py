@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jobwatch.render.alertmanager import write_alertmanager
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.rules import write_rules
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
+from jobwatch_testbed.kube.controlplane import ControlPlane
+from jobwatch_testbed.kube.scenarios import KubeCluster, KubePlayer
 from jobwatch_testbed.monitoring import (
     ALERTMANAGER,
     PROMETHEUS,
@@ -67,14 +69,23 @@ SLOW_FACTOR = 0.25
 SCRAPE_INTERVAL = "1s"
 
 
+class Player(Protocol):
+    all_settled: asyncio.Event
+
+
 @dataclass
 class Stack:
     """Handles to everything `run_stack` started; all of it stops when the context exits."""
 
-    sim: SimServer
+    cluster_url: str
+    kubeconfig: Path
     exporter: Exporter
-    players: list[ScenarioPlayer]
+    players: Sequence[Player]
     directory: Path
+    sim: SimServer | None = None
+    """The embedded cluster (`cluster="sim"`)."""
+    control_plane: ControlPlane | None = None
+    """The real control plane (`cluster="kube"`)."""
     prometheus: Prometheus | None = None
     alertmanager: Alertmanager | None = None
     receiver: WebhookReceiver | None = None
@@ -92,6 +103,20 @@ class Stack:
         for task in self.playing:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 task.result()
+
+
+@dataclass
+class _Cluster:
+    url: str
+    kubeconfig: Path
+    players: Sequence[Player]
+    start: Callable[[], list[Coroutine[Any, Any, Any]]]
+    """The scenario players' run() coroutines, started once the exporter is ready."""
+    sim: SimServer | None = None
+    control_plane: ControlPlane | None = None
+    watch_idle_timeout: float = 10.0
+    """The sim bookmarks every 5 s; the real API server about once a minute, so the exporter's
+    default (120 s) applies there."""
 
 
 def alerting_tools_missing() -> list[str]:
@@ -142,6 +167,52 @@ async def _alerting(
 
 
 @contextlib.asynccontextmanager
+async def _sim_cluster(
+    directory: Path, names: list[str], speed: float, progress: Callable[[str], None]
+) -> AsyncIterator[_Cluster]:
+    progress("starting the embedded cluster (jobwatch_testbed.sim)")
+    fast, slow = _split(names)
+    async with SimServer("127.0.0.1", 0, bookmark_period=5.0) as sim:
+        players = [ScenarioPlayer(sim.store, speed=speed)]
+        if slow:
+            players.append(ScenarioPlayer(sim.store, speed=speed * SLOW_FACTOR))
+
+        def start() -> list[Coroutine[Any, Any, Any]]:
+            runs = [players[0].run(fast)] if fast else []
+            if slow:
+                runs.append(players[-1].run(slow))
+            if not fast:
+                players[0].all_settled.set()
+            return runs
+
+        kubeconfig = sim.write_kubeconfig(directory / "kubeconfig")
+        yield _Cluster(sim.url, kubeconfig, players, start, sim=sim)
+
+
+@contextlib.asynccontextmanager
+async def _kube_cluster(
+    names: list[str], progress: Callable[[str], None]
+) -> AsyncIterator[_Cluster]:
+    """The real control plane (`make kube`) with the scripted kubelet; real time throughout."""
+    progress("starting the real control plane (etcd, kube-apiserver, kube-controller-manager)")
+    control_plane = ControlPlane()
+    try:
+        await asyncio.to_thread(control_plane.start)
+        async with KubeCluster(control_plane) as kube:
+            player = KubePlayer(kube)
+            yield _Cluster(
+                control_plane.url,
+                control_plane.kubeconfig,
+                [player],
+                lambda: [player.run(names)],
+                control_plane=control_plane,
+                watch_idle_timeout=settings().watch_idle_timeout,
+            )
+    finally:
+        await asyncio.to_thread(control_plane.stop)
+
+
+@contextlib.asynccontextmanager
 async def run_stack(
     *,
     scenarios: Sequence[str] | None = None,
@@ -150,40 +221,51 @@ async def run_stack(
     alerting: bool = True,
     overrides: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] = lambda _message: None,
+    cluster: str = "sim",
 ) -> AsyncIterator[Stack]:
-    """Start the sim, the exporter and (with `alerting`) Prometheus and Alertmanager, then the
-    scenarios; yield once the exporter is ready. Stops everything it started on exit. The rules
-    use `overrides` over the defaults, or `compressed_time` when None."""
+    """Start the cluster, the exporter and (with `alerting`) Prometheus and Alertmanager, then
+    the scenarios; yield once the exporter is ready. Stops everything it started on exit. The
+    rules use `overrides` over the defaults, or `compressed_time` when None.
+
+    `cluster="sim"`: the embedded cluster, scenarios `speed` times faster than real time.
+    `cluster="kube"`: the real control plane with the scripted kubelet, in real time (`speed`
+    does not apply: the real controllers' backoffs and deadlines take their real seconds)."""
     names = [s.name for s in select(scenarios)]  # UnknownScenarioError before starting anything
-    fast, slow = _split(names)
+    if cluster not in ("sim", "kube"):
+        raise ValueError(f"unknown cluster {cluster!r} (sim or kube)")
     with tempfile.TemporaryDirectory(prefix="jobwatch-demo-") as tmp:
         directory = Path(tmp)
-        progress("starting the embedded cluster (jobwatch_testbed.sim)")
-        async with SimServer("127.0.0.1", 0, bookmark_period=5.0) as sim:
-            kubeconfig = sim.write_kubeconfig(directory / "kubeconfig")
+        backend = (
+            _kube_cluster(names, progress)
+            if cluster == "kube"
+            else _sim_cluster(directory, names, speed, progress)
+        )
+        async with backend as running:
             progress("starting the exporter")
             exporter_settings = settings(
-                kubeconfig=str(kubeconfig),
+                kubeconfig=str(running.kubeconfig),
                 listen_address=f"127.0.0.1:{port}",
                 resync_period=1.0,
-                watch_idle_timeout=10.0,
+                watch_idle_timeout=running.watch_idle_timeout,
             )
             async with Exporter(exporter_settings) as exporter:
                 await exporter.wait_ready()
-                players = [ScenarioPlayer(sim.store, speed=speed)]
-                if slow:
-                    players.append(ScenarioPlayer(sim.store, speed=speed * SLOW_FACTOR))
-                stack = Stack(sim, exporter, players, directory, scenarios=names)
+                stack = Stack(
+                    running.url,
+                    running.kubeconfig,
+                    exporter,
+                    running.players,
+                    directory,
+                    sim=running.sim,
+                    control_plane=running.control_plane,
+                    scenarios=names,
+                )
                 async with contextlib.AsyncExitStack() as stop:
                     if alerting:
                         await stop.enter_async_context(_alerting(stack, overrides, progress))
-                    progress(f"playing {len(names)} scenarios at speed {speed:g}")
-                    tasks = [players[0].run(fast)] if fast else []
-                    if slow:
-                        tasks.append(players[-1].run(slow))
-                    stack.playing = [asyncio.create_task(t) for t in tasks]
-                    if not fast:
-                        players[0].all_settled.set()
+                    where = "in real time" if cluster == "kube" else f"at speed {speed:g}"
+                    progress(f"playing {len(names)} scenarios {where}")
+                    stack.playing = [asyncio.create_task(run) for run in running.start()]
                     try:
                         yield stack
                     finally:

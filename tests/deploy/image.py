@@ -11,6 +11,7 @@ ENTRYPOINT with the image's ENV. The network namespace is the host's, so loopbac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,7 +30,10 @@ from tests.deploy.chart import ROOT
 from tests.tools import unavailable
 
 BUILD_SCRIPT = ROOT / "docker" / "build-image.sh"
-IMAGE = f"localhost/jobwatch:{__version__}"
+# `make image` tags localhost/jobwatch:VERSION; the tests tag per checkout, since several clones
+# may build at once on one machine into one storage.
+IMAGE = "localhost/jobwatch-test:" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+MAKE_IMAGE_TAG = f"localhost/jobwatch:{__version__}"
 BUILD_TIMEOUT = 900
 KUBECONFIG = "/run/jobwatch/kubeconfig"  # where `start` mounts the host's kubeconfig
 
@@ -71,8 +75,22 @@ class Built:
 def _buildah() -> list[str]:
     found = shutil.which("buildah")
     if found is None:
-        unavailable("missing buildah: run `make image`")
-    return [found, "--storage-driver", "vfs"]
+        unavailable("missing buildah: run `make image-tools`")
+    return [found, "--storage-driver", "vfs", *storage_options()]
+
+
+def storage_options() -> list[str]:
+    """The private storage docker/build-image.sh uses when JOBWATCH_IMAGE_STORAGE is set."""
+    private = os.environ.get("JOBWATCH_IMAGE_STORAGE")
+    return ["--root", f"{private}/root", "--runroot", f"{private}/run"] if private else []
+
+
+def storage_reference() -> str:
+    """containers-storage:[driver@root+runroot] for skopeo, matching `storage_options`."""
+    private = os.environ.get("JOBWATCH_IMAGE_STORAGE")
+    if private:
+        return f"[vfs@{private}/root+{private}/run]"
+    return "[vfs@/var/lib/containers/storage+/run/containers/storage]"
 
 
 def _needs_root() -> None:
@@ -84,6 +102,9 @@ def _needs_root() -> None:
 def built() -> Built:
     """`make image`'s build, once per session; a failed build fails the test, never skips."""
     _needs_root()
+    for needed in ("buildah", "mmdebstrap"):
+        if shutil.which(needed) is None:
+            unavailable(f"missing {needed}: run `make image-tools`")
     result = subprocess.run(
         ["bash", str(BUILD_SCRIPT)],
         capture_output=True,
@@ -215,3 +236,17 @@ def start(
     """The image's ENTRYPOINT with `args`; the PID is the exporter's own (every step execs)."""
     argv, env = command_line(image, root, args, kubeconfig=kubeconfig)
     return subprocess.Popen(argv, stdout=stderr, stderr=stderr, text=True, env=env)
+
+
+# The sandbox refuses the limits podman asks for by default (crun: "setrlimit `RLIMIT_NOFILE`:
+# Operation not permitted"), so the test asks for lower ones; crun also refuses hybrid cgroups
+# ("cgroups in hybrid mode not supported"), hence runc.
+PODMAN_ULIMITS = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096")
+
+
+def podman() -> list[str]:
+    """podman on the same storage as buildah, with runc as the OCI runtime."""
+    found = shutil.which("podman")
+    if found is None or shutil.which("runc") is None:
+        unavailable("missing podman or runc: run `make image-tools`")
+    return [found, "--storage-driver", "vfs", *storage_options(), "--runtime", "runc"]

@@ -401,6 +401,7 @@ SECTIONS = frozenset(
         "networkPolicy",
         "podDisruptionBudget",
         "sharding",
+        "webConfig",
     }
 )
 

@@ -123,7 +123,10 @@ def test_changed_values_render_what_render_rules_renders(
     tmp_path: Path, knobs: dict[str, Any]
 ) -> None:
     expected = yaml.safe_load(_cli(tmp_path, knobs, "rules", "--format", "prometheusrule"))
-    assert _spec(chart_values(knobs)) == expected["spec"]
+    # `jobwatch render chart-values` tells a --config user which values set the same knobs.
+    values = yaml.safe_load(_cli(tmp_path, knobs, "chart-values"))
+    assert values == chart_values(knobs)
+    assert _spec(values) == expected["spec"]
 
 
 @pytest.mark.parametrize("knobs", KNOB_SETS.values(), ids=KNOB_SETS.keys())

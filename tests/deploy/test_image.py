@@ -5,16 +5,20 @@ no registry) and run as the chart runs it: UID 65532, read-only root, against th
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
 import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 
 from jobwatch import __version__
 from jobwatch.settings import DEFAULT_PORT
@@ -142,15 +146,15 @@ def test_image_config_runs_serve_as_non_root(built: image.Built) -> None:
         in (config["Env"])
     )
     assert config["Labels"]["org.opencontainers.image.version"] == __version__
-    assert "built localhost/jobwatch:" in built.output
+    assert f"built {built.name} in " in built.output
 
 
 @built_timeout
 def test_image_is_the_base_plus_one_venv_layer_of_bounded_size(built: image.Built) -> None:
     base, venv = built.layers  # the build stage (uv, sources) leaves nothing behind
     print(f"image layers: base {base} B, venv {venv} B, total {base + venv} B")
-    assert venv < 120 * 2**20
-    assert base + venv < 250 * 2**20
+    assert venv < 100 * 2**20
+    assert base + venv < 200 * 2**20
 
 
 @built_timeout
@@ -225,11 +229,11 @@ def _root_mount_options(pid: int) -> list[str]:
     raise AssertionError(f"no / in /proc/{pid}/mountinfo")
 
 
-async def _metrics_once_ready(url: str, exporter: subprocess.Popen[str], within: float) -> str:
+async def _metrics_once_ready(url: str, alive: Callable[[], bool], within: float) -> str:
     deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
-            assert exporter.poll() is None, f"the exporter exited with {exporter.returncode}"
+            assert alive(), "the exporter exited"
             try:
                 async with session.get(f"{url}/metrics") as response:
                     text = await response.text()
@@ -241,59 +245,180 @@ async def _metrics_once_ready(url: str, exporter: subprocess.Popen[str], within:
     raise AssertionError(f"{url}/metrics never showed the sim's Jobs")
 
 
+def _assert_runs_as_the_chart_does(pid: int) -> None:
+    """UID/GID 65532, no other group (runc lists the GID itself), no capabilities, a read-only /."""
+    process = _process(pid)
+    assert process["Uid"].split() == ["65532"] * 4
+    assert process["Gid"].split() == ["65532"] * 4
+    assert set(process["Groups"].split()) <= {"65532"}
+    assert process["CapEff"] == process["CapPrm"] == "0000000000000000"
+    assert "ro" in _root_mount_options(pid)
+
+
+@pytest.fixture
+def sim_kubeconfig(tmp_path: Path) -> Iterator[Path]:
+    """The sim (dev venv, the testbed wing) on loopback; yields its kubeconfig."""
+    kubeconfig = tmp_path / "kubeconfig"
+    with (tmp_path / "sim.log").open("w") as log:
+        sim = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "jobwatch", "sim", "--scenarios", "healthy,oomkilled"),
+                *("--kubeconfig-out", str(kubeconfig)),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not (kubeconfig.exists() and kubeconfig.read_text()):
+                assert sim.poll() is None, (tmp_path / "sim.log").read_text()
+                assert time.monotonic() < deadline, "the sim wrote no kubeconfig"
+                time.sleep(0.1)
+            yield kubeconfig
+        finally:
+            sim.terminate()
+            sim.wait(timeout=30)
+
+
 @built_timeout
 def test_image_serves_metrics_from_the_sim_read_only_as_65532(
-    built: image.Built, root: Path, tmp_path: Path
+    built: image.Built, root: Path, tmp_path: Path, sim_kubeconfig: Path
 ) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    sim_log = (tmp_path / "sim.log").open("w")
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jobwatch",
-            "sim",
-            "--scenarios",
-            "healthy,oomkilled",
-            "--kubeconfig-out",
-            str(kubeconfig),
-        ],
-        stdout=sim_log,
-        stderr=subprocess.STDOUT,
-    )
-    exporter: subprocess.Popen[str] | None = None
-    log = (tmp_path / "exporter.log").open("w")
-    try:
-        deadline = time.monotonic() + 30
-        while not (kubeconfig.exists() and kubeconfig.read_text()):
-            assert sim.poll() is None, "the sim exited"
-            assert time.monotonic() < deadline, "the sim wrote no kubeconfig"
-            time.sleep(0.1)
-        port = free_port()
+    port = free_port()
+    with (tmp_path / "exporter.log").open("w") as log:
         exporter = image.start(
             built,
             root,
             ["serve", "--kubeconfig", image.KUBECONFIG, f"--web.listen-address=127.0.0.1:{port}"],
-            kubeconfig=kubeconfig,
+            kubeconfig=sim_kubeconfig,
             stderr=log,
         )
-        text = asyncio.run(_metrics_once_ready(f"http://127.0.0.1:{port}", exporter, within=60))
+        try:
+            url = f"http://127.0.0.1:{port}"
+            text = asyncio.run(_metrics_once_ready(url, lambda: exporter.poll() is None, 60))
+            assert 'namespace="sim-oomkilled"' in text
+            _assert_runs_as_the_chart_does(exporter.pid)  # every step execs: the same PID
+            assert Path(f"/proc/{exporter.pid}/root").resolve() == root.resolve()
+            exporter.terminate()
+            assert exporter.wait(timeout=30) == 0, (tmp_path / "exporter.log").read_text()
+        finally:
+            if exporter.poll() is None:
+                exporter.kill()
+                exporter.wait(timeout=30)
+
+
+@built_timeout
+def test_podman_runs_the_image_read_only_with_the_chart_security_context(
+    built: image.Built, sim_kubeconfig: Path
+) -> None:
+    """A real OCI runtime (podman + runc): --read-only, all capabilities dropped, no new
+    privileges, a tmpfs /tmp, the image's own USER, ENTRYPOINT and ENV."""
+    podman = image.podman()
+    name = f"jobwatch-test-{os.getpid()}"
+    port = free_port()
+
+    def podman_(*args: str, check: bool = True) -> str:
+        done = subprocess.run(
+            [*podman, *args], capture_output=True, text=True, timeout=180, check=False
+        )
+        assert done.returncode == 0 or not check, done.stderr.strip()
+        return done.stdout.strip()
+
+    try:
+        podman_(
+            "run", "--detach", "--name", name, "--network", "host", "--read-only",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--tmpfs", "/tmp",
+            *image.PODMAN_ULIMITS,
+            "--volume", f"{sim_kubeconfig}:{image.KUBECONFIG}:ro",
+            built.name,
+            "serve", "--kubeconfig", image.KUBECONFIG, f"--web.listen-address=127.0.0.1:{port}",
+        )  # fmt: skip
+
+        def alive() -> bool:
+            return podman_("inspect", "--format", "{{.State.Running}}", name) == "true"
+
+        text = asyncio.run(_metrics_once_ready(f"http://127.0.0.1:{port}", alive, 60))
         assert 'namespace="sim-oomkilled"' in text
-
-        process = _process(exporter.pid)  # every step execs: this PID is the exporter's
-        assert process["Uid"].split() == ["65532"] * 4
-        assert process["Gid"].split() == ["65532"] * 4
-        assert process["Groups"].strip() == ""
-        assert process["CapEff"] == process["CapPrm"] == "0000000000000000"
-        assert Path(f"/proc/{exporter.pid}/root").resolve() == root.resolve()
-        assert "ro" in _root_mount_options(exporter.pid)
-
-        exporter.terminate()
-        assert exporter.wait(timeout=30) == 0, (tmp_path / "exporter.log").read_text()
+        _assert_runs_as_the_chart_does(int(podman_("inspect", "--format", "{{.State.Pid}}", name)))
+        podman_("stop", "--time", "30", name)
+        assert podman_("inspect", "--format", "{{.State.ExitCode}}", name) == "0", podman_(
+            "logs", name
+        )
     finally:
-        for process_ in (exporter, sim):
-            if process_ is not None and process_.poll() is None:
-                process_.terminate()
-                process_.wait(timeout=30)
+        podman_("rm", "--force", name, check=False)
+
+
+def _readme_push_commands() -> list[list[str]]:
+    """The README's `buildah push` and `skopeo copy` lines, split as the shell would."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = [
+        line.split()
+        for line in readme.splitlines()
+        if line.startswith(("buildah push ", "skopeo copy "))
+    ]
+    assert len(lines) == 2, lines
+    return lines
+
+
+@built_timeout
+def test_readme_push_commands_push_to_a_registry(built: image.Built, tmp_path: Path) -> None:
+    """The README's push lines, pointed at a real registry (Debian's docker-registry) on loopback."""
+    registry, skopeo = tool("docker-registry"), tool("skopeo")
+    port = free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "version": 0.1,
+                "storage": {"filesystem": {"rootdirectory": str(tmp_path / "blobs")}},
+                "http": {"addr": f"127.0.0.1:{port}"},
+            }
+        ),
+        encoding="utf-8",
+    )
+    log = (tmp_path / "registry.log").open("w")
+    server = subprocess.Popen([registry, "serve", str(config)], stdout=log, stderr=log)
+    here = f"127.0.0.1:{port}/team/jobwatch"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, (tmp_path / "registry.log").read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "the registry never answered"
+                time.sleep(0.2)
+        for n, readme_argv in enumerate(_readme_push_commands()):
+            # plain HTTP on loopback; one tag per command so each push is checked on its own
+            argv = [
+                a.replace("registry.example/team/jobwatch:", f"{here}:{n}-")
+                .replace(
+                    "[vfs@/var/lib/containers/storage+/run/containers/storage]",
+                    image.storage_reference(),
+                )
+                .replace(image.MAKE_IMAGE_TAG, built.name)
+                for a in readme_argv
+            ]
+            argv.insert(
+                2, "--tls-verify=false" if argv[0] == "buildah" else "--dest-tls-verify=false"
+            )
+            if argv[0] == "buildah":
+                argv[1:1] = image.storage_options()
+            pushed = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+            assert pushed.returncode == 0, pushed.stderr
+            inspected = subprocess.run(
+                [skopeo, "inspect", "--tls-verify=false", f"docker://{here}:{n}-{__version__}"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            remote = json.loads(inspected.stdout)
+            assert remote["Labels"]["org.opencontainers.image.version"] == __version__
+            assert len(remote["Layers"]) == len(built.layers)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
         log.close()
-        sim_log.close()

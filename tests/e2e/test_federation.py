@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 
 from jobwatch.render.config import load_config
 from jobwatch.render.dashboard import SUBSTITUTIONS, build, panel_queries
 from jobwatch.render.rules import write_rules
 from jobwatch.serve import Exporter
 from jobwatch.settings import settings
-from jobwatch_testbed.monitoring import Prometheus, prometheus_config, run_prometheus_config
+from jobwatch_testbed.monitoring import Prometheus, prometheus_config, run_prometheus_with
 from jobwatch_testbed.sim import ScenarioPlayer, SimServer
 from jobwatch_testbed.stack import compressed_time
 from tests.tools import tool
@@ -99,13 +100,13 @@ async def _run() -> dict[str, Any]:
                 await exporter.wait_ready()
                 config = prometheus_config([exporter.url.removeprefix("http://")], [], None, "1s")
                 config["global"]["external_labels"] = {"cluster": cluster}
-                local = await stack.enter_async_context(run_prometheus_config(config))
+                local = await stack.enter_async_context(run_prometheus_with(yaml.safe_dump(config)))
                 locals_.append(local.url.removeprefix("http://"))
                 players.append(
                     ScenarioPlayer(sim.store, speed=100).run(scenarios, until_settled=True)
                 )
             world = await stack.enter_async_context(
-                run_prometheus_config(_federation(locals_, rules))
+                run_prometheus_with(yaml.safe_dump(_federation(locals_, rules)))
             )
             await asyncio.gather(*players)
             async with asyncio.timeout(TIMEOUT):

@@ -18,7 +18,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from jobwatch.cluster import Informer, connect
 from jobwatch.settings import Settings, settings
-from jobwatch.sink import Problem, Raw, Result, Verb
+from jobwatch.sink import Problem, Raw, Resource, Result, Verb
 from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
 from jobwatch_testbed.sim.selectors import parse_label_selector
 from jobwatch_testbed.sim.server import SimServer
@@ -54,8 +54,8 @@ class RecordingSink:
     def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> int:
         current = self.objects[resource]
         before = {u: o for u, o in current.items() if _in(o, scope)}
-        for uid in before:
-            del current[uid]
+        for held in before:
+            del current[held]
         for obj in objects:
             uid = _uid(obj)
             if uid is None:
@@ -178,7 +178,7 @@ class Harness:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def informer(
-        self, resource: str, scope: str | None = None, selector: str = "", **options: Any
+        self, resource: Resource, scope: str | None = None, selector: str = "", **options: Any
     ) -> Informer:
         kwargs = {**FAST, "rng": random.Random(7), **options}
         return Informer(self.api, resource, scope, selector, self.sink, self.telemetry, **kwargs)

@@ -13,6 +13,7 @@ import pytest
 from jobwatch import metrics as m
 from jobwatch.body import ChunkedFamilies, Exposition, Segment, combined_crc
 from jobwatch.metrics import JOB_FAMILIES
+from jobwatch.model import JOBS, PODS
 from jobwatch.settings import SettingsError, from_args
 from jobwatch.sharding import Shard
 from jobwatch.state import ExporterState
@@ -122,7 +123,7 @@ def test_a_paged_list_has_replace_semantics_without_holding_the_list() -> None:
     state = ExporterState(clock=Clock())
     _feed(state, runs, pods_first=False)
     kept = runs[::2]
-    for resource, index in (("jobs", 0), ("pods", 1)):
+    for resource, index in ((JOBS, 0), (PODS, 1)):
         state.list_started(resource, None)
         objects = [o for r in kept for o in ([r[0]] if index == 0 else r[1])]
         for start in range(0, len(objects), 3):

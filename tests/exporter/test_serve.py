@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from jobwatch.model import Resource
 from jobwatch.serve import Exporter
 from jobwatch.settings import Settings, settings
 from jobwatch.state import ExporterState
@@ -117,7 +118,9 @@ async def test_an_informer_that_crashes_is_restarted(
     original = ExporterState.apply
     raised: list[str] = []
 
-    def apply_once_broken(self: ExporterState, resource: str, event_type: str, obj: Any) -> None:
+    def apply_once_broken(
+        self: ExporterState, resource: Resource, event_type: str, obj: Any
+    ) -> None:
         if resource == "jobs" and not raised:
             raised.append(event_type)
             raise RuntimeError("store bug")

@@ -24,6 +24,12 @@ class Source:
     last_heartbeat: float | None = None
     renders: list[bool] = field(default_factory=list)
 
+    def pending(self) -> list[str]:
+        return [] if self.ready else ["jobs/*"]
+
+    def unavailable_resources(self) -> list[str]:
+        return ["cronjobs/*: forbidden"]
+
     def latest(self, openmetrics: bool) -> Exposition:
         self.renders.append(openmetrics)
         if openmetrics:
@@ -87,9 +93,11 @@ async def test_readyz_is_503_until_synced_then_200() -> None:
     async def check(s: aiohttp.ClientSession, url: str) -> None:
         async with s.get(f"{url}/readyz") as r:
             assert r.status == 503
+            assert "jobs/*" in await r.text()  # what it still waits for
         source.ready = True
         async with s.get(f"{url}/readyz") as r:
             assert r.status == 200
+            assert "unavailable: cronjobs/*: forbidden" in await r.text()
 
     await _serve(source, check)
 

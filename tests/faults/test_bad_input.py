@@ -99,7 +99,7 @@ def test_diagnose_table_with_a_lone_surrogate(
     monkeypatch.setattr(sys, "stdout", strict)
     assert main(["diagnose", "-f", str(path)]) == 0
     strict.flush()
-    assert "ns/a?b: RUNNING" in strict.buffer.getvalue().decode()  # type: ignore[attr-defined]
+    assert "ns/a?b: RUNNING" in strict.buffer.getvalue().decode()
 
 
 SERVE_ARGS = {

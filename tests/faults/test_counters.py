@@ -93,56 +93,55 @@ async def _scraped(prometheus: Any, expr: str, within: float = 20.0) -> list[Any
 
 
 @pytest.mark.timeout(120)
-def test_restart_after_deletions_gives_zero_increase_in_real_prometheus(tmp_path: Path) -> None:
+async def test_restart_after_deletions_gives_zero_increase_in_real_prometheus(
+    tmp_path: Path,
+) -> None:
     tool("prometheus")
 
-    async def body() -> None:
-        port = free_port()
-        async with SimServer("127.0.0.1", 0) as sim:
-            for name in ("a", "b", "c"):
-                _failed_job(sim, name)
-            loop = sim.store.create(
-                JOBS, new_job("ns", "loop", [container("c", ["false"])], restart_policy="OnFailure")
-            )
-            crash = sim.store.create(PODS, pod_for_job(loop))
-            config = settings(
-                kubeconfig=str(sim.write_kubeconfig(tmp_path / "kc")),
-                listen_address=f"127.0.0.1:{port}",
-            )
-            async with run_prometheus([f"127.0.0.1:{port}"], interval="1s") as prometheus:
-                async with Exporter(config) as first:
-                    await first.wait_ready()
-                    await prometheus.wait_for_target_up()
+    port = free_port()
+    async with SimServer("127.0.0.1", 0) as sim:
+        for name in ("a", "b", "c"):
+            _failed_job(sim, name)
+        loop = sim.store.create(
+            JOBS, new_job("ns", "loop", [container("c", ["false"])], restart_policy="OnFailure")
+        )
+        crash = sim.store.create(PODS, pod_for_job(loop))
+        config = settings(
+            kubeconfig=str(sim.write_kubeconfig(tmp_path / "kc")),
+            listen_address=f"127.0.0.1:{port}",
+        )
+        async with run_prometheus([f"127.0.0.1:{port}"], interval="1s") as prometheus:
+            async with Exporter(config) as first:
+                await first.wait_ready()
+                await prometheus.wait_for_target_up()
 
-                    def crashed(o: Obj) -> None:
-                        o["status"] = {
-                            "phase": "Running",
-                            "containerStatuses": [
-                                {
-                                    "name": "c",
-                                    "restartCount": 3,
-                                    "state": running(30),
-                                    "lastState": terminated(1, finished=29),
-                                }
-                            ],
-                        }
+                def crashed(o: Obj) -> None:
+                    o["status"] = {
+                        "phase": "Running",
+                        "containerStatuses": [
+                            {
+                                "name": "c",
+                                "restartCount": 3,
+                                "state": running(30),
+                                "lastState": terminated(1, finished=29),
+                            }
+                        ],
+                    }
 
-                    sim.store.update(PODS, "ns", crash["metadata"]["name"], crashed)
-                    # Three crashes between two scrapes count three, in Prometheus too.
-                    seen = await _scraped(prometheus, f"{CONTAINER_FAILURES} == 3")
-                    assert seen[0]["metric"]["cause"] == "app_error"
-                    await asyncio.sleep(2)
-                for name in ("a", "b"):  # TTL or history limits delete failed Jobs meanwhile
-                    sim.store.delete(JOBS, "ns", name)
-                restarted = asyncio.get_running_loop().time()
-                async with Exporter(config) as second:
-                    await second.wait_ready()
-                    await asyncio.sleep(6)  # several scrapes of the restarted exporter
-                    window = int(asyncio.get_running_loop().time() - restarted) + 1
-                    for family in (CONTAINER_FAILURES, JOB_FAILURES):
-                        grew = await prometheus.query(f"sum(increase({family}[{window}s])) > 0")
-                        assert grew == [], (family, grew)
-                        resets = await prometheus.query(f"sum(resets({family}[{window}s])) > 0")
-                        assert resets == [], (family, resets)
-
-    asyncio.run(body())
+                sim.store.update(PODS, "ns", crash["metadata"]["name"], crashed)
+                # Three crashes between two scrapes count three, in Prometheus too.
+                seen = await _scraped(prometheus, f"{CONTAINER_FAILURES} == 3")
+                assert seen[0]["metric"]["cause"] == "app_error"
+                await asyncio.sleep(2)
+            for name in ("a", "b"):  # TTL or history limits delete failed Jobs meanwhile
+                sim.store.delete(JOBS, "ns", name)
+            restarted = asyncio.get_running_loop().time()
+            async with Exporter(config) as second:
+                await second.wait_ready()
+                await asyncio.sleep(6)  # several scrapes of the restarted exporter
+                window = int(asyncio.get_running_loop().time() - restarted) + 1
+                for family in (CONTAINER_FAILURES, JOB_FAILURES):
+                    grew = await prometheus.query(f"sum(increase({family}[{window}s])) > 0")
+                    assert grew == [], (family, grew)
+                    resets = await prometheus.query(f"sum(resets({family}[{window}s])) > 0")
+                    assert resets == [], (family, resets)

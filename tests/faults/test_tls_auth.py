@@ -87,54 +87,48 @@ async def _exporter(tmp: Path, web: Path, **overrides: object) -> AsyncIterator[
             yield exporter
 
 
-def test_mtls_and_basic_auth_admit_only_the_right_client(tmp_path: Path) -> None:
+async def test_mtls_and_basic_auth_admit_only_the_right_client(tmp_path: Path) -> None:
     web = _write_config(tmp_path)
 
-    async def body() -> None:
-        async with _exporter(tmp_path, web) as exporter:
-            url = exporter.url
-            assert url.startswith("https://")
-            good = _client(tmp_path)
-            auth = _basic("prometheus", PASSWORD)
-            assert await _get(f"{url}/metrics", good, auth) == 200
-            assert await _get(f"{url}/", good, auth) == 200
-            assert await _get(f"{url}/metrics", good, _basic("prometheus", "wrong")) == 401
-            assert await _get(f"{url}/metrics", good, _basic("nobody", PASSWORD)) == 401
-            assert await _get(f"{url}/metrics", good, {}) == 401
-            # No client certificate: the kubelet's probes work, nothing else does.
-            bare = _client(tmp_path, cert=None)
-            assert await _get(f"{url}/readyz", bare, {}) == 200
-            assert await _get(f"{url}/livez", bare, {}) == 200
-            assert await _get(f"{url}/metrics", bare, auth) == 403
-            # A certificate from another CA fails the handshake.
-            with pytest.raises(aiohttp.ClientError):
-                await _get(f"{url}/metrics", _client(tmp_path, cert="rogue"), auth)
-            # Plain HTTP on the TLS port gets no answer.
-            with pytest.raises(aiohttp.ClientError):
-                await _get(url.replace("https://", "http://") + "/metrics", None, auth)
-            # TLS 1.1 is refused (minimum 1.2).
-            old = _client(tmp_path)
-            old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                old.maximum_version = ssl.TLSVersion.TLSv1_1
-            with pytest.raises((aiohttp.ClientError, ssl.SSLError)):
-                await _get(f"{url}/metrics", old, auth)
-
-    asyncio.run(body())
+    async with _exporter(tmp_path, web) as exporter:
+        url = exporter.url
+        assert url.startswith("https://")
+        good = _client(tmp_path)
+        auth = _basic("prometheus", PASSWORD)
+        assert await _get(f"{url}/metrics", good, auth) == 200
+        assert await _get(f"{url}/", good, auth) == 200
+        assert await _get(f"{url}/metrics", good, _basic("prometheus", "wrong")) == 401
+        assert await _get(f"{url}/metrics", good, _basic("nobody", PASSWORD)) == 401
+        assert await _get(f"{url}/metrics", good, {}) == 401
+        # No client certificate: the kubelet's probes work, nothing else does.
+        bare = _client(tmp_path, cert=None)
+        assert await _get(f"{url}/readyz", bare, {}) == 200
+        assert await _get(f"{url}/livez", bare, {}) == 200
+        assert await _get(f"{url}/metrics", bare, auth) == 403
+        # A certificate from another CA fails the handshake.
+        with pytest.raises(aiohttp.ClientError):
+            await _get(f"{url}/metrics", _client(tmp_path, cert="rogue"), auth)
+        # Plain HTTP on the TLS port gets no answer.
+        with pytest.raises(aiohttp.ClientError):
+            await _get(url.replace("https://", "http://") + "/metrics", None, auth)
+        # TLS 1.1 is refused (minimum 1.2).
+        old = _client(tmp_path)
+        old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            old.maximum_version = ssl.TLSVersion.TLSv1_1
+        with pytest.raises((aiohttp.ClientError, ssl.SSLError)):
+            await _get(f"{url}/metrics", old, auth)
 
 
-def test_probes_closed_by_config_need_auth_too(tmp_path: Path) -> None:
+async def test_probes_closed_by_config_need_auth_too(tmp_path: Path) -> None:
     web = _write_config(tmp_path, client_auth="NoClientCert")
 
-    async def body() -> None:
-        async with _exporter(tmp_path, web, web_open_probes=False) as exporter:
-            bare = _client(tmp_path, cert=None)
-            assert await _get(f"{exporter.url}/readyz", bare, {}) == 401
-            auth = _basic("prometheus", PASSWORD)
-            assert await _get(f"{exporter.url}/readyz", bare, auth) == 200
-
-    asyncio.run(body())
+    async with _exporter(tmp_path, web, web_open_probes=False) as exporter:
+        bare = _client(tmp_path, cert=None)
+        assert await _get(f"{exporter.url}/readyz", bare, {}) == 401
+        auth = _basic("prometheus", PASSWORD)
+        assert await _get(f"{exporter.url}/readyz", bare, auth) == 200
 
 
 async def _served_serial(url: str, tmp: Path) -> int:
@@ -149,22 +143,19 @@ async def _served_serial(url: str, tmp: Path) -> int:
     return int(x509.load_der_x509_certificate(der).serial_number)
 
 
-def test_certificate_is_reloaded_without_restart(tmp_path: Path) -> None:
+async def test_certificate_is_reloaded_without_restart(tmp_path: Path) -> None:
     web = _write_config(tmp_path, client_auth="NoClientCert")
 
-    async def body() -> None:
-        async with _exporter(tmp_path, web) as exporter:
-            first = await _served_serial(exporter.url, tmp_path)
-            ca = CertificateAuthority("jobwatch-test-ca-2")  # a renewal under a new CA
-            ca.write(tmp_path / "ca.crt")
-            ca.issue(tmp_path / "server", "jobwatch", server=True)
-            await asyncio.sleep(webconfig.RELOAD_CHECK_SECONDS + 0.2)
-            # The next handshake notices the new files and already serves the new certificate
-            # (verified against the new CA, which the old certificate would fail).
-            second = await _served_serial(exporter.url, tmp_path)
-            assert second != first
-
-    asyncio.run(body())
+    async with _exporter(tmp_path, web) as exporter:
+        first = await _served_serial(exporter.url, tmp_path)
+        ca = CertificateAuthority("jobwatch-test-ca-2")  # a renewal under a new CA
+        ca.write(tmp_path / "ca.crt")
+        ca.issue(tmp_path / "server", "jobwatch", server=True)
+        await asyncio.sleep(webconfig.RELOAD_CHECK_SECONDS + 0.2)
+        # The next handshake notices the new files and already serves the new certificate
+        # (verified against the new CA, which the old certificate would fail).
+        second = await _served_serial(exporter.url, tmp_path)
+        assert second != first
 
 
 @pytest.mark.parametrize(

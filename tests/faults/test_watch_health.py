@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from jobwatch_testbed.sim.store import JOBS
-from tests.exporter.informer_helpers import add_jobs, harness, run
+from tests.exporter.informer_helpers import add_jobs, harness
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,10 +34,11 @@ ERROR_504 = orjson.dumps(
 )
 
 
-def test_error_events_are_not_heartbeats_and_back_off(
+@pytest.mark.timeout(40)
+async def test_error_events_are_not_heartbeats_and_back_off(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def body() -> None:
+    with caplog.at_level(logging.WARNING, logger="jobwatch.cluster"):
         async with harness(tmp_path) as h:
             add_jobs(h.sim, "ns", 3)
             informer = h.informer("jobs", backoff_initial=0.05, backoff_max=0.4)
@@ -58,9 +59,6 @@ def test_error_events_are_not_heartbeats_and_back_off(
             add_jobs(h.sim, "ns", 2, prefix="after")
             await h.converge("jobs")
             assert h.telemetry.relists["jobs"] == 0
-
-    with caplog.at_level(logging.WARNING, logger="jobwatch.cluster"):
-        run(body, timeout=40)
     lines = [r for r in caplog.records if "ERROR event" in r.message]
     assert len(lines) <= 6  # one per 0.4 s window at most, not one per retry
 
@@ -70,10 +68,11 @@ def test_error_events_are_not_heartbeats_and_back_off(
     [b"", b"<html><body>502 Bad Gateway</body></html>\n" * 3],
     ids=["empty", "html"],
 )
-def test_instantly_closed_watch_backs_off_counts_errors_and_logs_once(
+@pytest.mark.timeout(40)
+async def test_instantly_closed_watch_backs_off_counts_errors_and_logs_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, answer: bytes
 ) -> None:
-    async def body() -> None:
+    with caplog.at_level(logging.INFO, logger="jobwatch"):
         async with harness(tmp_path) as h:
             add_jobs(h.sim, "ns", 2)
             h.start(h.informer("jobs", backoff_initial=0.05, backoff_max=0.5))
@@ -92,9 +91,6 @@ def test_instantly_closed_watch_backs_off_counts_errors_and_logs_once(
             h.sim.faults.clear()
             add_jobs(h.sim, "ns", 1, prefix="after")
             await h.converge("jobs")
-
-    with caplog.at_level(logging.INFO, logger="jobwatch"):
-        run(body, timeout=40)
     assert len(caplog.records) <= 12  # 2 s / 0.5 s window, per kind of line
 
 
@@ -115,31 +111,28 @@ POISON = [
 ]
 
 
-def test_poison_events_are_parse_errors_and_the_watch_goes_on(tmp_path: Path) -> None:
+async def test_poison_events_are_parse_errors_and_the_watch_goes_on(tmp_path: Path) -> None:
     """`{"type": ["ADDED"]}` raised TypeError in every informer; now each is skipped."""
 
-    async def body() -> None:
-        async with harness(tmp_path) as h:
-            add_jobs(h.sim, "ns", 2)
-            informer = h.informer("jobs")
-            h.start(informer)
-            await h.converge("jobs")
-            for line in POISON:
-                informer._handle_line(line)  # none of them raises
-            malformed = h.sink.malformed
-            assert h.telemetry.parse_errors["jobs"] + malformed == len(POISON) - 1
-            add_jobs(h.sim, "ns", 2, prefix="after")
-            await h.converge("jobs")
-            assert h.telemetry.syncs == [("jobs", None)]
-
-    run(body)
+    async with harness(tmp_path) as h:
+        add_jobs(h.sim, "ns", 2)
+        informer = h.informer("jobs")
+        h.start(informer)
+        await h.converge("jobs")
+        for line in POISON:
+            informer._handle_line(line)  # none of them raises
+        malformed = h.sink.malformed
+        assert h.telemetry.parse_errors["jobs"] + malformed == len(POISON) - 1
+        add_jobs(h.sim, "ns", 2, prefix="after")
+        await h.converge("jobs")
+        assert h.telemetry.syncs == [("jobs", None)]
 
 
 @pytest.mark.parametrize(("code", "problem"), [(403, "forbidden"), (400, "invalid")])
-def test_a_refused_resource_is_reported_and_recovers(
+async def test_a_refused_resource_is_reported_and_recovers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, code: int, problem: str
 ) -> None:
-    async def body() -> None:
+    with caplog.at_level(logging.ERROR, logger="jobwatch.cluster"):
         async with harness(tmp_path) as h:
             add_jobs(h.sim, "ns", 2)
             h.sim.faults.refuse("jobs", code)
@@ -153,31 +146,25 @@ def test_a_refused_resource_is_reported_and_recovers(
             await h.converge("jobs")
             assert h.telemetry.problems[-1] == ("jobs", None, None)
             assert h.telemetry.syncs == [("jobs", None)]
-
-    with caplog.at_level(logging.ERROR, logger="jobwatch.cluster"):
-        run(body)
     assert sum(problem in r.message for r in caplog.records) == 1
 
 
-def test_periodic_relist_counts_and_heals_drift(tmp_path: Path) -> None:
+async def test_periodic_relist_counts_and_heals_drift(tmp_path: Path) -> None:
     """The watch resumed into another history: objects it never delivered are healed."""
 
-    async def body() -> None:
-        async with harness(tmp_path) as h:
-            add_jobs(h.sim, "ns", 4)
-            h.start(h.informer("jobs", relist_period=0.5))
-            await h.converge("jobs")
-            await h.watching()
-            # Change the store behind the watch's back: nothing is streamed for these.
-            h.sim.faults.blackhole()
-            h.sim.store.delete(JOBS, "ns", "job-0000")
-            add_jobs(h.sim, "ns", 2, prefix="unseen")
-            await h.converge("jobs")  # only the periodic relist can get here
-            assert h.telemetry.drift["jobs"] == 3
-            assert h.telemetry.relists["jobs"] == 0  # no 410 was involved
-            h.sim.faults.clear()
-            lists = h.telemetry.requests["jobs", "list", "ok"]
-            await h.until(lambda: h.telemetry.requests["jobs", "list", "ok"] > lists)
-            assert h.telemetry.drift["jobs"] == 3  # an agreeing relist adds nothing
-
-    run(body)
+    async with harness(tmp_path) as h:
+        add_jobs(h.sim, "ns", 4)
+        h.start(h.informer("jobs", relist_period=0.5))
+        await h.converge("jobs")
+        await h.watching()
+        # Change the store behind the watch's back: nothing is streamed for these.
+        h.sim.faults.blackhole()
+        h.sim.store.delete(JOBS, "ns", "job-0000")
+        add_jobs(h.sim, "ns", 2, prefix="unseen")
+        await h.converge("jobs")  # only the periodic relist can get here
+        assert h.telemetry.drift["jobs"] == 3
+        assert h.telemetry.relists["jobs"] == 0  # no 410 was involved
+        h.sim.faults.clear()
+        lists = h.telemetry.requests["jobs", "list", "ok"]
+        await h.until(lambda: h.telemetry.requests["jobs", "list", "ok"] > lists)
+        assert h.telemetry.drift["jobs"] == 3  # an agreeing relist adds nothing

@@ -6,11 +6,15 @@ Binaries missing (`make kube` not run) skip on a developer machine and FAIL unde
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
+from jobwatch_testbed.kube.compare import run_on_kube
 from jobwatch_testbed.kube.controlplane import ControlPlane, ControlPlaneError
+from jobwatch_testbed.sim.scenarios import SCENARIOS
+from tests.kube.verdicts import ScenarioRun, Verdicts
 from tests.tools import kube_binaries, unavailable
 
 
@@ -25,6 +29,13 @@ def control_plane() -> Iterator[ControlPlane]:
         yield cp
     finally:
         cp.stop()
+
+
+@pytest.fixture(scope="session")
+def scenario_run(control_plane: ControlPlane) -> ScenarioRun:
+    verdicts = Verdicts({s.namespace for s in SCENARIOS.values()})
+    run = asyncio.run(run_on_kube(control_plane, listeners=[verdicts]))
+    return ScenarioRun(run, verdicts)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

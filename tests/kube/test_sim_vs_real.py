@@ -5,7 +5,7 @@ Both backends play all scenarios at once; the sim on a VirtualClock (exact simul
 the real control plane in real time with the scripted kubelet. Compared per Job, in creation
 order: the final status (conditions with status and reason, failed, succeeded, active, ready,
 terminating, completedIndexes, failedIndexes); the sequence of distinct (conditions, failed,
-succeeded) steps; and when each pod was created, within `POD_TOLERANCE` seconds (2.5 s: the real
+succeeded, terminating) steps; and when each pod was created, within `POD_TOLERANCE` seconds (2.5 s: the real
 controller counts the backoff from finishedAt at whole-second precision and needs about a second
 to create a first pod when 20 Jobs arrive at once; the sim syncs once a second).
 """
@@ -22,20 +22,18 @@ from jobwatch_testbed.kube.compare import (
     KubeRun,
     Trace,
     differences,
-    run_on_kube,
     run_on_sim,
 )
-from jobwatch_testbed.kube.controlplane import ControlPlane
 from jobwatch_testbed.sim.scenarios import SCENARIOS
+from tests.kube.verdicts import ScenarioRun
 
 Runs = tuple[dict[str, list[Trace]], KubeRun]
 
 
 @pytest.fixture(scope="module")
-def runs(control_plane: ControlPlane) -> Runs:
+def runs(scenario_run: ScenarioRun) -> Runs:
     sim = asyncio.run(run_on_sim())
-    real = asyncio.run(run_on_kube(control_plane))
-    return sim, real
+    return sim, scenario_run.run
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

@@ -13,7 +13,7 @@ from grafana_foundation_sdk.cog import plugins
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.runtime import UnknownDataquery
 from grafana_foundation_sdk.models import prometheus
-from grafana_foundation_sdk.models.dashboard import Dashboard
+from grafana_foundation_sdk.models.dashboard import Dashboard, Panel
 
 from jobwatch.cli import main
 from jobwatch.render.config import load_config
@@ -60,6 +60,7 @@ def test_dashboard_round_trips_through_the_sdk_model(overrides: dict[str, Any]) 
     assert again == theirs
     assert model.panels is not None
     for panel in model.panels:
+        assert isinstance(panel, Panel)
         assert panel.targets
         for target in panel.targets:
             assert isinstance(target, prometheus.Dataquery)

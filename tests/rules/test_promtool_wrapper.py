@@ -5,6 +5,7 @@ The real promtool runs are in test_rule_units.py and test_rules_check.py.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from typing import Any
 
@@ -17,11 +18,11 @@ PROMTOOL = "/usr/local/bin/promtool"
 
 @pytest.fixture
 def on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(promtool.shutil, "which", lambda name: PROMTOOL)
+    monkeypatch.setattr(shutil, "which", lambda name: PROMTOOL)
 
 
 def test_missing_promtool_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(promtool.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(promtool.PromtoolMissing, match="promtool not found on PATH"):
         promtool.check_rules("x.yaml")
 

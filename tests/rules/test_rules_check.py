@@ -35,7 +35,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 def test_generated_rule_file_passes_promtool() -> None:
     tool("promtool")
     out = promtool.check_rules(GENERATED / rules.FILENAMES["prometheus"])
-    assert "SUCCESS: 14 rules found" in out
+    assert "SUCCESS: 16 rules found" in out
 
 
 @pytest.mark.tool
@@ -46,7 +46,7 @@ def test_generated_prometheusrule_spec_passes_promtool(tmp_path: Path) -> None:
     assert manifest["kind"] == "PrometheusRule"
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(manifest["spec"]))
-    assert "SUCCESS: 14 rules found" in promtool.check_rules(spec)
+    assert "SUCCESS: 16 rules found" in promtool.check_rules(spec)
 
 
 @pytest.mark.tool

@@ -13,7 +13,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from jobwatch_testbed.sim.server import SimServer
 from jobwatch_testbed.sim.store import JOBS
 
-from .helpers import add_jobs, api, simple_job
+from .helpers import add_jobs, api, error_body, simple_job
 
 # Each test is bounded: a hung watch fails it instead of the whole run.
 pytestmark = pytest.mark.timeout(30)
@@ -88,7 +88,7 @@ async def test_fail_next_returns_5xx_status_then_recovers() -> None:
             with pytest.raises(ApiException) as info:
                 await batch.list_job_for_all_namespaces()
             assert info.value.status == 503
-            assert orjson.loads(info.value.body)["reason"] == "ServiceUnavailable"
+            assert orjson.loads(error_body(info.value))["reason"] == "ServiceUnavailable"
         assert (await batch.list_job_for_all_namespaces()).kind == "JobList"
 
 

@@ -66,7 +66,7 @@ _PROBLEMS: dict[int, Problem] = {
 }
 
 
-def _denied(verb: str, resource: str, status: int, body: bytes) -> str:
+def _denied(verb: str, resource: Resource, status: int, body: bytes) -> str:
     """One clear line for a refused request: the API server's own words and what to grant."""
     try:
         message = str(orjson.loads(body).get("message") or "")

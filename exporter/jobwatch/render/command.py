@@ -9,7 +9,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from jobwatch.render import alertmanager, dashboard, rules
+import yaml
+
+from jobwatch.render import alertmanager, dashboard, helmchart, rules
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.errors import RenderError
 
@@ -72,6 +74,16 @@ def register(subparsers: Any) -> None:
     )
     p.set_defaults(func=partial(run, _alertmanager))
 
+    p = what.add_parser(
+        "chart-values",
+        help="the Helm chart values that set the same knobs as a --config file",
+        description="Print the helm/jobwatch values that make the chart render the rules and "
+        "dashboard `jobwatch render --config FILE` renders (the knobs that make sense per "
+        "install; the chart ignores the others).",
+    )
+    p.add_argument("--config", type=Path, metavar="FILE", required=True, help=_CONFIG_HELP)
+    p.set_defaults(func=partial(run, _chart_values))
+
 
 def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
@@ -105,6 +117,13 @@ def _alertmanager(args: argparse.Namespace) -> int:
         return 0
     path = alertmanager.write_alertmanager(args.output, cfg, webhook_url=args.webhook_url)
     print(f"wrote {path} and {path.with_name(alertmanager.TEMPLATE_FILE)}", file=sys.stderr)
+    return 0
+
+
+def _chart_values(args: argparse.Namespace) -> int:
+    load_config(args.config)  # the same validation as every other render
+    overrides = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
+    sys.stdout.write(yaml.safe_dump(helmchart.chart_values(overrides), sort_keys=False))
     return 0
 
 

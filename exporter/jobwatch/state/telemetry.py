@@ -79,6 +79,10 @@ class SelfMetrics:
         if self.ready and self.on_settled is not None:
             self.on_settled()
 
+    def unavailable_resources(self) -> list[str]:
+        """e.g. ['cronjobs/*: forbidden'] for /readyz and the status page."""
+        return sorted(f"{r}/{s or '*'}: {p}" for (r, s), p in self.problems.items())
+
     @property
     def expecting(self) -> bool:
         """Informers are registered (a real exporter, not a state driven by hand)."""

@@ -100,3 +100,12 @@ label named by jobLabel, or else the Service's name. */}}
 {{- end -}}
 {{- $total -}}
 {{- end }}
+
+{{/* A probe from values; with TLS on, its httpGet uses HTTPS. Args: (list probe https). */}}
+{{- define "jobwatch.probe" -}}
+{{- $probe := deepCopy (index . 0) -}}
+{{- if and (index . 1) $probe.httpGet -}}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" -}}
+{{- end -}}
+{{- toYaml $probe -}}
+{{- end }}

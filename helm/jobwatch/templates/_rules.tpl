@@ -292,6 +292,41 @@ groups:
           jobwatch {{ "{{" }} $labels.instance {{ "}}" }} has received no watch event or bookmark for {{ "{{" }} $labels.resource {{ "}}" }} in {{ "{{" }} $value | humanizeDuration {{ "}}" }}; its view of the cluster may be stale. Check its logs and its API requests (jobwatch_exporter_api_requests_total).
         runbook_url: {{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobwatchWatchStale" | replace "{alert_lower}" "jobwatchwatchstale" | toJson }}
 {{- end }}
+{{- if (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "enabled") }}
+    - alert: JobwatchApiErrors
+      expr: |
+        sum by ({{ $.Values.monitoring.clusterLabel }}, instance, resource) (increase(jobwatch_exporter_api_requests_total{{ "{" }}{{ include "jobwatch.selector" $ }},result=~"error|throttled"}[{{ (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "window") }}]))
+        >= {{ (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "threshold") }}
+      for: {{ (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "for") | toJson }}
+      labels:
+        {{- $labels := merge (dict) ((index $.Values.prometheusRule.alerts "JobwatchApiErrors" "labels") | default dict) ($.Values.prometheusRule.additionalRuleLabels | default dict) (dict "severity" (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "severity")) }}
+        {{- range $key, $value := $labels }}
+        {{ $key | toJson }}: {{ $value | toString | toJson }}
+        {{- end }}
+      annotations:
+        summary: |-
+          jobwatch's {{ "{{" }} $labels.resource {{ "}}" }} requests to the API server keep failing.
+        description: |-
+          jobwatch {{ "{{" }} $labels.instance {{ "}}" }} had {{ "{{" }} $value | printf "%.0f" {{ "}}" }} failed or throttled {{ "{{" }} $labels.resource {{ "}}" }} list/watch requests in the last {{ (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "window") }} (jobwatch_exporter_api_requests_total). It retries with backoff; while it fails, the series of {{ "{{" }} $labels.resource {{ "}}" }} may be stale. Its log says why, once per backoff window.
+        runbook_url: {{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobwatchApiErrors" | replace "{alert_lower}" "jobwatchapierrors" | toJson }}
+{{- end }}
+{{- if (index $.Values.prometheusRule.alerts "JobwatchResourceNeverSynced" "enabled") }}
+    - alert: JobwatchResourceNeverSynced
+      expr: |
+        max by ({{ $.Values.monitoring.clusterLabel }}, instance, resource) (jobwatch_exporter_synced{{ "{" }}{{ include "jobwatch.selector" $ }}}) == 0
+      for: {{ (index $.Values.prometheusRule.alerts "JobwatchResourceNeverSynced" "for") | toJson }}
+      labels:
+        {{- $labels := merge (dict) ((index $.Values.prometheusRule.alerts "JobwatchResourceNeverSynced" "labels") | default dict) ($.Values.prometheusRule.additionalRuleLabels | default dict) (dict "severity" (index $.Values.prometheusRule.alerts "JobwatchResourceNeverSynced" "severity")) }}
+        {{- range $key, $value := $labels }}
+        {{ $key | toJson }}: {{ $value | toString | toJson }}
+        {{- end }}
+      annotations:
+        summary: |-
+          jobwatch has never listed {{ "{{" }} $labels.resource {{ "}}" }}.
+        description: |-
+          jobwatch {{ "{{" }} $labels.instance {{ "}}" }} has not completed a first LIST of {{ "{{" }} $labels.resource {{ "}}" }} {{ "{{" }}- with printf `max by (problem) (jobwatch_exporter_resource_unavailable{{ "{" }}{{ include "jobwatch.selector" $ }},{{ $.Values.monitoring.clusterLabel }}=%q,instance=%q,resource=%q} == 1)` $labels.{{ $.Values.monitoring.clusterLabel }} $labels.instance $labels.resource | query {{ "}}" }}{{ "{{" }} with first . {{ "}}" }} because it is {{ "{{" }} .Labels.problem {{ "}}" }} (RBAC or a bad selector){{ "{{" }} end {{ "}}" }}{{ "{{" }} end {{ "}}" }}. It serves what it may see and keeps retrying; nothing about {{ "{{" }} $labels.resource {{ "}}" }} is exported until it succeeds.
+        runbook_url: {{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobwatchResourceNeverSynced" | replace "{alert_lower}" "jobwatchresourceneversynced" | toJson }}
+{{- end }}
 {{- else }}
 {{- if (index $.Values.prometheusRule.alerts "JobBackoffLimitExceeded" "enabled") }}
     - alert: JobBackoffLimitExceeded
@@ -576,6 +611,41 @@ groups:
         description: |-
           jobwatch {{ "{{" }} $labels.instance {{ "}}" }} has received no watch event or bookmark for {{ "{{" }} $labels.resource {{ "}}" }} in {{ "{{" }} $value | humanizeDuration {{ "}}" }}; its view of the cluster may be stale. Check its logs and its API requests (jobwatch_exporter_api_requests_total).
         runbook_url: {{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobwatchWatchStale" | replace "{alert_lower}" "jobwatchwatchstale" | toJson }}
+{{- end }}
+{{- if (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "enabled") }}
+    - alert: JobwatchApiErrors
+      expr: |
+        sum by (instance, resource) (increase(jobwatch_exporter_api_requests_total{{ "{" }}{{ include "jobwatch.selector" $ }},result=~"error|throttled"}[{{ (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "window") }}]))
+        >= {{ (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "threshold") }}
+      for: {{ (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "for") | toJson }}
+      labels:
+        {{- $labels := merge (dict) ((index $.Values.prometheusRule.alerts "JobwatchApiErrors" "labels") | default dict) ($.Values.prometheusRule.additionalRuleLabels | default dict) (dict "severity" (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "severity")) }}
+        {{- range $key, $value := $labels }}
+        {{ $key | toJson }}: {{ $value | toString | toJson }}
+        {{- end }}
+      annotations:
+        summary: |-
+          jobwatch's {{ "{{" }} $labels.resource {{ "}}" }} requests to the API server keep failing.
+        description: |-
+          jobwatch {{ "{{" }} $labels.instance {{ "}}" }} had {{ "{{" }} $value | printf "%.0f" {{ "}}" }} failed or throttled {{ "{{" }} $labels.resource {{ "}}" }} list/watch requests in the last {{ (index $.Values.prometheusRule.alerts "JobwatchApiErrors" "window") }} (jobwatch_exporter_api_requests_total). It retries with backoff; while it fails, the series of {{ "{{" }} $labels.resource {{ "}}" }} may be stale. Its log says why, once per backoff window.
+        runbook_url: {{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobwatchApiErrors" | replace "{alert_lower}" "jobwatchapierrors" | toJson }}
+{{- end }}
+{{- if (index $.Values.prometheusRule.alerts "JobwatchResourceNeverSynced" "enabled") }}
+    - alert: JobwatchResourceNeverSynced
+      expr: |
+        max by (instance, resource) (jobwatch_exporter_synced{{ "{" }}{{ include "jobwatch.selector" $ }}}) == 0
+      for: {{ (index $.Values.prometheusRule.alerts "JobwatchResourceNeverSynced" "for") | toJson }}
+      labels:
+        {{- $labels := merge (dict) ((index $.Values.prometheusRule.alerts "JobwatchResourceNeverSynced" "labels") | default dict) ($.Values.prometheusRule.additionalRuleLabels | default dict) (dict "severity" (index $.Values.prometheusRule.alerts "JobwatchResourceNeverSynced" "severity")) }}
+        {{- range $key, $value := $labels }}
+        {{ $key | toJson }}: {{ $value | toString | toJson }}
+        {{- end }}
+      annotations:
+        summary: |-
+          jobwatch has never listed {{ "{{" }} $labels.resource {{ "}}" }}.
+        description: |-
+          jobwatch {{ "{{" }} $labels.instance {{ "}}" }} has not completed a first LIST of {{ "{{" }} $labels.resource {{ "}}" }} {{ "{{" }}- with printf `max by (problem) (jobwatch_exporter_resource_unavailable{{ "{" }}{{ include "jobwatch.selector" $ }},instance=%q,resource=%q} == 1)` $labels.instance $labels.resource | query {{ "}}" }}{{ "{{" }} with first . {{ "}}" }} because it is {{ "{{" }} .Labels.problem {{ "}}" }} (RBAC or a bad selector){{ "{{" }} end {{ "}}" }}{{ "{{" }} end {{ "}}" }}. It serves what it may see and keeps retrying; nothing about {{ "{{" }} $labels.resource {{ "}}" }} is exported until it succeeds.
+        runbook_url: {{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobwatchResourceNeverSynced" | replace "{alert_lower}" "jobwatchresourceneversynced" | toJson }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -97,10 +97,11 @@ def go_env() -> dict[str, str]:
     return dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="-mod=mod -buildvcs=false")
 
 
+GO_FALLBACKS = ("/usr/local/go/bin/go", "/usr/lib/go/bin/go")
+
+
 def find_go() -> str:
-    go = shutil.which("go") or next(
-        (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if os.access(p, os.X_OK)), None
-    )
+    go = shutil.which("go") or next((p for p in GO_FALLBACKS if os.access(p, os.X_OK)), None)
     if go is None:
         raise BuildError("Go is not installed (need Go >= 1.26 on PATH to build the control plane)")
     return go

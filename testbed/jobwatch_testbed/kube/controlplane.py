@@ -63,7 +63,7 @@ STOP_GRACE = 3.0
 killed etcd loses nothing the OS page cache holds; its data dir survives a restart)."""
 
 
-class ControlPlaneError(Exception):
+class ControlPlaneError(RuntimeError):
     """Start-up or request failure, one line (the component's log is named)."""
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -32,6 +32,7 @@ from jobwatch_testbed.kube.kubelet import ApiPods, register_node
 from jobwatch_testbed.sim.controller import ScriptFor
 from jobwatch_testbed.sim.kubelet import Kubelet
 from jobwatch_testbed.sim.objects import COMPLETION_INDEX
+from jobwatch_testbed.sim.player import select
 from jobwatch_testbed.sim.store import CRONJOBS, JOBS, PODS, Obj, ObjList, Resource
 from jobwatch_testbed.sim.timing import SimTime
 
@@ -241,3 +242,30 @@ class KubeCluster:
 
     async def pause(self, seconds: float) -> None:
         await asyncio.sleep(min(seconds, PAUSE_CAP))
+
+
+class KubePlayer:
+    """The scenario player of the real control plane (what `ScenarioPlayer` is to the sim):
+    `run(names)` plays them, sets `all_settled` once each is in its telling state, then keeps
+    them as they are (stalls stay stalled) until cancelled."""
+
+    def __init__(self, cluster: KubeCluster) -> None:
+        self.cluster = cluster
+        self.all_settled = asyncio.Event()
+
+    async def run(self, names: Sequence[str] | None = None) -> None:
+        scenarios = select(names)
+        tasks = [
+            asyncio.create_task(s.play(self.cluster, s), name=f"kube-scenario:{s.name}")
+            for s in scenarios
+        ]
+        try:
+            while not all(s.settled(self.cluster.mirror, s) for s in scenarios):
+                for task in tasks:
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        task.result()
+                await asyncio.sleep(0.2)
+            self.all_settled.set()
+            await asyncio.Event().wait()
+        finally:
+            await cancel(*tasks)

@@ -163,6 +163,9 @@ class JobController:
         self.index_last_failure: dict[int, tuple[int, float]] = {}  # index -> (count, when)
         self.fail_job: str | None = None
         self.seen_failed: set[str] = set()
+        self.deleted: set[str] = set()
+        """UIDs of pods this controller deleted: until each is gone, its deletion expectation
+        is unmet and the Job cannot finish (syncJob's `satisfiedExpectations`)."""
 
     @property
     def store(self) -> Store:
@@ -310,11 +313,14 @@ class JobController:
         if not (counted_failed or counted_succeeded or ignored):
             return False
         failed_uids = [p["metadata"]["uid"] for p in counted_failed]
-        succeeded_uids = [p["metadata"]["uid"] for p in counted_succeeded]
-        flush = self._flush(job, counted_failed, counted_succeeded)
+        indexed = spec.get("completionMode") == "Indexed"
+        # An Indexed Job's completion index is enough to avoid recounting a succeeded pod: its
+        # UID never goes into uncountedTerminatedPods, the index is written at once.
+        succeeded_uids = [] if indexed else [p["metadata"]["uid"] for p in counted_succeeded]
+        write_indexes, flush = self._flush(job, counted_failed, counted_succeeded)
         target = self._target(status)
         new_target: tuple[str, str, str] | None = None
-        if target is None and (failed_uids or succeeded_uids):
+        if target is None and (failed_uids or counted_succeeded):
             prospective = copy.deepcopy(status)
             flush(prospective)
             new_target = self._decide({**job, "status": prospective}, pods)
@@ -322,11 +328,13 @@ class JobController:
             self._delete_active(pods)
             pods = self.pods(job)
             target = new_target
-        if failed_uids or succeeded_uids:
+        if failed_uids or counted_succeeded:
             stamp = self.env.time.stamp()
 
             def add_uncounted(s: Obj) -> None:
                 apply_counts(s, pod_counts(pods))
+                if indexed:
+                    write_indexes(s)
                 unc = s.setdefault("uncountedTerminatedPods", {})
                 if failed_uids:
                     unc["failed"] = [*unc.get("failed", []), *failed_uids]
@@ -339,7 +347,7 @@ class JobController:
             self.update_status(add_uncounted)
         for pod in counted_failed + counted_succeeded + ignored:
             self._remove_finalizer(pod)
-        if not (failed_uids or succeeded_uids):
+        if not (failed_uids or counted_succeeded):
             return False
         pods = self.pods(job)
         counts = pod_counts(pods)
@@ -358,7 +366,8 @@ class JobController:
         tracked = any(
             JOB_TRACKING_FINALIZER in (p["metadata"].get("finalizers") or []) for p in pods
         )
-        return counts["active"] == 0 and counts["terminating"] == 0 and not tracked
+        awaited = any(p["metadata"]["uid"] in self.deleted for p in pods)
+        return counts["active"] == 0 and counts["terminating"] == 0 and not tracked and not awaited
 
     def _finish(self, status: Obj, target: tuple[str, str, str]) -> None:
         """Failed / Complete after FailureTarget / SuccessCriteriaMet (§1.16)."""
@@ -373,9 +382,9 @@ class JobController:
 
     def _flush(
         self, job: Obj, counted_failed: list[Obj], counted_succeeded: list[Obj]
-    ) -> Callable[[Obj], None]:
-        """The status change that moves the newly counted pods into failed/succeeded (and the
-        completed/failed indexes)."""
+    ) -> tuple[Callable[[Obj], None], Callable[[Obj], None]]:
+        """Two status changes: the completed/failed indexes alone, and the flush that moves the
+        newly counted pods into failed/succeeded (indexes included)."""
         spec, status = job["spec"], job["status"]
         per_index = spec.get("backoffLimitPerIndex")
         failed_uids = [p["metadata"]["uid"] for p in counted_failed]
@@ -399,15 +408,18 @@ class JobController:
             if failed_uids:
                 s["failed"] = s.get("failed", 0) + len(failed_uids)
             if indexed:
-                if completed:
-                    s["completedIndexes"] = intervals(completed)
-                    s["succeeded"] = len(completed)  # counts indexes, not pods (§1.7)
-                if per_index is not None:
-                    s["failedIndexes"] = intervals(failed_idx)
+                write_indexes(s)
             elif succeeded_uids:
                 s["succeeded"] = s.get("succeeded", 0) + len(succeeded_uids)
 
-        return flush
+        def write_indexes(s: Obj) -> None:
+            if completed:
+                s["completedIndexes"] = intervals(completed)
+                s["succeeded"] = len(completed)  # counts indexes, not pods (§1.7)
+            if per_index is not None:
+                s["failedIndexes"] = intervals(failed_idx)
+
+        return write_indexes, flush
 
     @staticmethod
     def _target(status: Obj) -> tuple[str, str, str] | None:
@@ -460,15 +472,24 @@ class JobController:
         return "FailureTarget", reason, MESSAGES[reason]
 
     def _set_target(self, job: Obj, pods: list[Obj], ctype: str, reason: str, msg: str) -> None:
+        """Active pods are deleted first, so the condition is written with the counts that
+        follow (active 0, terminating), in one status update as syncJob does."""
         now = self.env.time.stamp()
         cond = job_condition(ctype, now, reason, msg)
-        self.update_status(lambda s: s.update(conditions=[*s.get("conditions", []), cond]))
         self._delete_active(pods)
+        counts = pod_counts(self.pods(job))
+
+        def write(s: Obj) -> None:
+            s["conditions"] = [*s.get("conditions", []), cond]
+            apply_counts(s, counts)
+
+        self.update_status(write)
 
     def _delete_active(self, pods: list[Obj]) -> None:
         for pod in pods:
             if not _terminal(pod) and not _deleting(pod):
                 # deleteActivePods keeps the finalizer: they are counted as failed (§1.7).
+                self.deleted.add(pod["metadata"]["uid"])
                 self.store.delete(PODS, self.namespace, pod["metadata"]["name"])
 
     def _create_pods(self, job: Obj, pods: list[Obj]) -> None:

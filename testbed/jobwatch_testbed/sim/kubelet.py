@@ -32,6 +32,9 @@ EPOCH = "1970-01-01T00:00:00Z"
 # CrashLoopBackOff (§3.2): first restart immediate, then 10 s doubling, capped at 300 s.
 CRASHLOOP_INITIAL = 10.0
 CRASHLOOP_MAX = 300.0
+CONFIRM_DELAY = 1.5
+"""Seconds between a deleted pod's terminal status and the kubelet's DELETE with grace 0
+(longer than the sim controller's 1 s sync period, so that state is seen)."""
 
 
 def crashloop_delay(restarts_so_far: int) -> float:
@@ -467,6 +470,9 @@ class PodHandle:
                         cs["lastState"] = {}
 
         self.update(stop)
+        # The status manager confirms the deletion on a later sync: the Job controller sees
+        # the terminal pod (terminating 0) before the pod goes, as it does on a real cluster.
+        await self.time.sleep(CONFIRM_DELAY)
         if self.obj() is not None:
             # Confirm with grace 0 (kubelet status manager); the object goes once the Job
             # controller has dropped its tracking finalizer.

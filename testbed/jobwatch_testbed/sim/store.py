@@ -357,13 +357,14 @@ class Store:
         self._changed_at[resource.plural] = self._rv
         self._compacted_rv = self._rv
 
-    def _commit(self, resource: Resource, old: Obj, new: Obj) -> Obj:
-        """Store `new` as the successor of `old`; delete it if it was waiting for finalizers."""
+    def _commit(self, resource: Resource, old: Obj, new: Obj, *, deleting: bool = False) -> Obj:
+        """Store `new` as the successor of `old`; delete it if it was waiting for finalizers.
+        Only a DELETE (`deleting`) may set or shorten the deletion timestamp and grace period."""
         old_meta, meta = old["metadata"], new["metadata"]
         for immutable in ("uid", "creationTimestamp", "name", "namespace"):
             meta[immutable] = old_meta[immutable]
         for immutable in ("deletionTimestamp", "deletionGracePeriodSeconds"):
-            if immutable in old_meta:
+            if immutable in old_meta and not deleting:
                 meta[immutable] = old_meta[immutable]
         new["apiVersion"], new["kind"] = resource.api_version, resource.kind
         if not meta.get("finalizers"):
@@ -454,9 +455,19 @@ class Store:
         meta = old["metadata"]
         if propagation_policy is not None:
             self._propagation[meta["uid"]] = propagation_policy
+        if resource == PODS and (
+            not old.get("spec", {}).get("nodeName")
+            or old.get("status", {}).get("phase") in ("Succeeded", "Failed")
+        ):
+            grace_period_seconds = 0  # CheckGracefulDelete: unscheduled or terminal pods go now
         if "deletionTimestamp" in meta:
             if grace_period_seconds == 0 and not meta.get("finalizers"):
                 return self._remove(resource, old, old), True  # kubelet confirms
+            if grace_period_seconds == 0 and meta.get("deletionGracePeriodSeconds"):
+                shortened = copy.deepcopy(old)  # gone once the last finalizer is
+                shortened["metadata"]["deletionGracePeriodSeconds"] = 0
+                shortened["metadata"]["deletionTimestamp"] = rfc3339(self.clock())
+                return self._commit(resource, old, shortened, deleting=True), False
             return old, False
         if grace_period_seconds is None:
             grace_period_seconds = (
@@ -469,7 +480,7 @@ class Store:
         deletion = now + timedelta(seconds=grace_period_seconds)
         new["metadata"]["deletionTimestamp"] = rfc3339(deletion)
         new["metadata"]["deletionGracePeriodSeconds"] = grace_period_seconds
-        result = self._commit(resource, old, new)
+        result = self._commit(resource, old, new, deleting=True)
         return result, _key(resource, namespace, name) not in self._objects
 
     def _remove(self, resource: Resource, old: Obj, new: Obj) -> Obj:
@@ -538,12 +549,12 @@ class Store:
 
 
 def _awaits_kubelet(obj: Obj) -> bool:
-    """A bound, still running pod deleted with a grace period stays until the kubelet has
-    stopped its containers (it then sets a terminal phase or deletes with grace 0)."""
+    """A bound pod deleted with a grace period stays until the kubelet has stopped its
+    containers and confirmed with a grace-0 DELETE, even once its phase is terminal (the API
+    server removes an object without finalizers only at grace 0)."""
     return (
         obj.get("kind") == "Pod"
         and bool(obj.get("spec", {}).get("nodeName"))
-        and obj.get("status", {}).get("phase") not in ("Succeeded", "Failed")
         and int(obj["metadata"].get("deletionGracePeriodSeconds") or 0) > 0
     )
 
