@@ -27,6 +27,10 @@ class RenderCache:
         self._published: dict[bool, tuple[int, Published]] = {}
         self._bodies: dict[bool, tuple[int, bytes, bytes]] = {}
 
+    @property
+    def generation(self) -> int:
+        return self._generation
+
     def has_job(self, uid: str) -> bool:
         return uid in self._families
 

@@ -173,6 +173,12 @@ class ExporterState:
         self._refresh()
         return self.cronjobs.statuses()
 
+    def generation(self) -> int:
+        """Analyse what changed, then a number that changes whenever a report, a CronJob status
+        or the set of Jobs does (the status page caches what it derives from `reports()`)."""
+        self._refresh()
+        return self.cache.generation
+
     def refresh_step(self, budget: int = REFRESH_STEP, seconds: float | None = None) -> bool:
         """Analyse at most `budget` changed Jobs (and, with `seconds`, stop once that long
         passed); True once none is left. The renderer calls this between awaits, so a big
