@@ -2,7 +2,8 @@
 
 Raw objects are projected to `jobwatch.model` records at once and never kept. A malformed object
 is counted (`jobwatch_exporter_parse_errors_total`), logged once, and skipped; the rest carries on.
-A change marks its Job dirty: only dirty Jobs are analysed again.
+A change marks its Job dirty: only dirty Jobs are analysed again. With a `Shard`, only this
+shard's Jobs and their pods are kept (`jobwatch.sharding`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from jobwatch.model import JOBS, PODS, Job, Pod, Raw, Resource, parse_job, parse_pod
+from jobwatch.sharding import ALL, Shard
 from jobwatch.state.telemetry import SelfMetrics
 
 log = logging.getLogger("jobwatch.state")
@@ -30,8 +32,16 @@ def in_scope(namespace: str, scope: str | None) -> bool:
 class Store:
     """Slim Jobs and Pods by uid; `dirty` holds the uids of Jobs changed since their analysis."""
 
-    def __init__(self, telemetry: SelfMetrics) -> None:
+    def __init__(
+        self,
+        telemetry: SelfMetrics,
+        shard: Shard = ALL,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self._telemetry = telemetry
+        self.shard = shard
+        self._on_change = on_change  # a Job became dirty: the renderer has work
+        self.foreign: set[str] = set()  # Jobs of other shards: their pods are not kept
         self.jobs: dict[str, Job] = {}
         self.pods: dict[str, Pod] = {}
         self._pods_by_job: dict[str, dict[str, Pod]] = {}
@@ -85,14 +95,28 @@ class Store:
         else:
             self._put_pod(record)
 
+    def owns(self, job: Job) -> bool:
+        """A Job is this shard's by its UID, or by its CronJob's UID when it has one."""
+        return self.shard.owns(job.cronjob_uid or job.uid)
+
     def _put_job(self, job: Job) -> None:
+        if self.shard.sharded and not self.owns(job):
+            if job.uid not in self.foreign:
+                self.foreign.add(job.uid)
+                for pod_uid in list(self._pods_by_job.get(job.uid, {})):
+                    self.remove(PODS, pod_uid)  # arrived before their Job: not ours after all
+            return
         if self.jobs.get(job.uid) != job:
             self.jobs[job.uid] = job
-            self.dirty.add(job.uid)
+            self._dirty(job.uid)
+
+    def _dirty(self, job_uid: str) -> None:
+        self.dirty.add(job_uid)
+        self._on_change()
 
     def _put_pod(self, pod: Pod) -> None:
-        if not pod.job_uid:
-            return  # not a Job's pod
+        if not pod.job_uid or pod.job_uid in self.foreign:
+            return  # not a Job's pod, or another shard's Job's
         old = self.pods.get(pod.uid)
         if old == pod:
             return
@@ -100,7 +124,7 @@ class Store:
             self._unindex(old)
         self.pods[pod.uid] = pod
         self._pods_by_job.setdefault(pod.job_uid, {})[pod.uid] = pod
-        self.dirty.add(pod.job_uid)
+        self._dirty(pod.job_uid)
 
     def job_of(self, resource: Resource, uid: str) -> str | None:
         """The uid of the Job a held record belongs to (itself for a Job); None if not held."""
@@ -111,6 +135,7 @@ class Store:
 
     def remove(self, resource: Resource, uid: str) -> None:
         if resource == JOBS:
+            self.foreign.discard(uid)
             self.jobs.pop(uid, None)
             self.dirty.discard(uid)
             return
@@ -123,12 +148,15 @@ class Store:
         siblings.pop(pod.uid, None)
         if not siblings:
             self._pods_by_job.pop(pod.job_uid, None)
-        self.dirty.add(pod.job_uid)
+        self._dirty(pod.job_uid)
 
     def pods_of(self, job_uid: str) -> list[Pod]:
         """The Job's pods, oldest first (ties by name)."""
         pods: Iterable[Pod] = self._pods_by_job.get(job_uid, {}).values()
         return sorted(pods, key=lambda p: (p.created_at or 0.0, p.name))
+
+    def held(self, resource: Resource) -> dict[str, Job] | dict[str, Pod]:
+        return self.jobs if resource == JOBS else self.pods
 
     def take_dirty(self, budget: int | None = None) -> list[str]:
         """Up to `budget` (all when None) dirty Job uids, no longer dirty."""
