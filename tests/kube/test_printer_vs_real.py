@@ -25,6 +25,7 @@ from jobwatch.analysis.kubectl import kubectl_status
 from jobwatch.model import parse_pod
 from jobwatch_testbed.kube.controlplane import ControlPlane, ControlPlaneError
 from jobwatch_testbed.sim import PODS, ScenarioPlayer, Store
+from jobwatch_testbed.sim.kubelet import NODE
 from jobwatch_testbed.sim.tables import pod_columns
 from tests.printer_shapes import SHAPES
 
@@ -71,7 +72,9 @@ def _put_pod(cp: ControlPlane, namespace: str, name: str, pod: Obj) -> None:
             "labels": meta.get("labels") or {},
             "annotations": meta.get("annotations") or {},
         },
-        "spec": pod["spec"],
+        # Bound to the scripted kubelet's Node: the pod GC force-fails terminating pods that
+        # are unscheduled (gcUnscheduledTerminating, every 20 s), which would change the shape.
+        "spec": {**pod["spec"], "nodeName": pod["spec"].get("nodeName") or NODE},
     }
     base = f"/api/v1/namespaces/{namespace}/pods"
     cp.request("POST", base, body)
