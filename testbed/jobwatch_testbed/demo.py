@@ -139,6 +139,8 @@ class Links:
     cluster: str
     prometheus: str | None = None
     alertmanager: str | None = None  # an amtool command: Debian's build has no web UI
+    kubeconfig: str | None = None
+    """The real control plane's admin kubeconfig (`--cluster kube`), for kubectl."""
 
     def lines(self) -> list[tuple[str, str]]:
         out = [("status page", self.status)]
@@ -147,6 +149,8 @@ class Links:
         if self.alertmanager:
             out.append(("alertmanager", self.alertmanager))
         out.append(("cluster", self.cluster))
+        if self.kubeconfig:
+            out.append(("kubeconfig", self.kubeconfig))
         return out
 
 
@@ -177,6 +181,7 @@ async def links(stack: Stack) -> Links:
         cluster=cluster,
         prometheus=prometheus,
         alertmanager=alertmanager,
+        kubeconfig=str(stack.kubeconfig) if stack.control_plane is not None else None,
     )
 
 
