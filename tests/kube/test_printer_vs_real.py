@@ -7,6 +7,11 @@ the sim's own table printer shows.
 Only the API server matters here: each pod is created, its status PATCHed as a kubelet would,
 and (for the deletion shapes) deleted; a finalizer of ours keeps it readable after deletion.
 The three readers all see the very object the API server returns.
+
+The pod garbage collector (kube-controller-manager's podgc, every 20 s) marks terminating pods
+that are unscheduled or bound to a missing Node Failed before force-deleting them (the
+finalizer then keeps them, Failed instead of Terminating). So every pod here is bound to a Node
+that exists: podgc leaves it alone and the shape stays the one under test.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from jobwatch.analysis.kubectl import kubectl_status
 from jobwatch.model import parse_pod
 from jobwatch_testbed.kube.controlplane import ControlPlane, ControlPlaneError
 from jobwatch_testbed.sim import PODS, ScenarioPlayer, Store
+from jobwatch_testbed.sim.kubelet import NODE
 from jobwatch_testbed.sim.tables import pod_columns
 from tests.printer_shapes import SHAPES
 
@@ -48,6 +54,10 @@ def _table(cp: ControlPlane, namespace: str) -> dict[str, list[str]]:
 
 
 def _namespace(cp: ControlPlane, namespace: str) -> None:
+    try:  # the Node the pods are bound to, so that podgc leaves them alone (see above)
+        cp.request("GET", f"/api/v1/nodes/{NODE}")
+    except ControlPlaneError:
+        cp.request("POST", "/api/v1/nodes", {"metadata": {"name": NODE}})
     cp.request("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
     for _ in range(300):  # pods need the ServiceAccount the controller creates
         try:
@@ -71,7 +81,7 @@ def _put_pod(cp: ControlPlane, namespace: str, name: str, pod: Obj) -> None:
             "labels": meta.get("labels") or {},
             "annotations": meta.get("annotations") or {},
         },
-        "spec": pod["spec"],
+        "spec": {"nodeName": NODE, **pod["spec"]},
     }
     base = f"/api/v1/namespaces/{namespace}/pods"
     cp.request("POST", base, body)
