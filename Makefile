@@ -3,9 +3,11 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV      ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY      := .venv/bin/python
-APT_PKGS := prometheus prometheus-alertmanager
+APT_PKGS := prometheus prometheus-alertmanager chromium tmux
 # Tools the tests run for real. Installed from Debian when missing. kubectl comes from `make kube`.
-TOOLS   := promtool prometheus prometheus-alertmanager amtool
+# chromium: the status-page tests drive it through Playwright, which never downloads a browser;
+# tmux: the demo test.
+TOOLS   := promtool prometheus prometheus-alertmanager amtool chromium tmux
 # The real control plane (versions in testbed/jobwatch_testbed/kube/versions.py), stdlib-only build.
 KUBE_BUILD := PYTHONPATH=testbed python3 -m jobwatch_testbed.kube.build
 
@@ -29,7 +31,7 @@ setup: ## install Python dependencies from the lock file (installs uv with pip i
 	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --quiet
 
-tools: ## install Prometheus, Alertmanager, promtool and amtool from Debian when missing
+tools: ## install Prometheus, Alertmanager, promtool, amtool, chromium and tmux from Debian when missing
 	@$(call install-missing,$(TOOLS),$(APT_PKGS))
 
 kube: ## build etcd, kube-apiserver, kube-controller-manager, kubectl and prometheus-operator from Go modules (once, cached by version)

@@ -89,13 +89,14 @@ def test_concatenated_job_and_pod_lists_are_joined(
 
 def test_filters_select_namespace_and_job(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagnose", "-f", str(EXAMPLE), "-o", "json", "-n", "default"]) == 0
-    names = [j["name"] for j in json.loads(capsys.readouterr().out)["jobs"]]
-    assert names == [
-        "cmd-not-found",
-        "config-app",
-        "fail-onfailure",
-        "hello-29620477",
-        "invalid-image",
+    jobs = json.loads(capsys.readouterr().out)["jobs"]
+    # Jobs in trouble first (root cause order), then the rest by name.
+    assert [(j["name"], j["trouble"]) for j in jobs] == [
+        ("cmd-not-found", "cannot_start"),
+        ("config-app", "stalled"),
+        ("invalid-image", "stalled"),
+        ("fail-onfailure", None),
+        ("hello-29620477", None),
     ]
     assert main(["diagnose", "-f", str(EXAMPLE), "-o", "json", "--job", "backofflimit"]) == 0
     assert [j["namespace"] for j in json.loads(capsys.readouterr().out)["jobs"]] == ["job-8421"]
@@ -117,7 +118,22 @@ def test_table_explains_each_job_with_advice() -> None:
 
 def test_json_is_the_documented_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagnose", "-f", str(EXAMPLE), "-o", "json"]) == 0
-    for report in json.loads(capsys.readouterr().out)["jobs"]:
+    doc = json.loads(capsys.readouterr().out)
+    assert list(doc) == [
+        "generated_at",
+        "total",
+        "matched",
+        "offset",
+        "jobs",
+        "counts",
+        "namespaces",
+        "cronjobs",
+    ]
+    assert doc["counts"]["state"] == {"failed": 4, "running": 1, "stalled": 2, "succeeded": 2}
+    assert doc["counts"]["in_trouble"] == 7
+    (hello,) = doc["cronjobs"]
+    assert (hello["name"], hello["consecutive_failures"], hello["healthy"]) == ("hello", 0, True)
+    for report in doc["jobs"]:
         assert list(report) == [
             "namespace",
             "name",
@@ -131,6 +147,9 @@ def test_json_is_the_documented_contract(capsys: pytest.CaptureFixture[str]) -> 
             "next_retry_at",
             "deadline_at",
             "advice",
+            "trouble",
+            "restart_policy",
+            "commands",
         ]
 
 
@@ -139,3 +158,107 @@ def test_help_explains_the_command() -> None:
     assert result.returncode == 0
     assert "kubectl get jobs,pods" in result.stdout
     assert "--now" in result.stdout
+
+
+def _runs_of(cronjob: str, *outcomes: str) -> dict[str, object]:
+    items = []
+    for n, outcome in enumerate(outcomes):
+        conditions = [cond("Failed" if outcome == "failed" else "Complete")]
+        run_ = job(name=f"{cronjob}-{29620470 + n}", cronjob=cronjob, conditions=conditions)
+        run_["metadata"]["uid"] = f"uid-{cronjob}-{n}"
+        items.append(run_)
+    return {"kind": "JobList", "items": items}
+
+
+def test_cronjob_selects_its_runs_and_job_hints_at_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    dump = tmp_path / "d.json"
+    dump.write_text(json.dumps(_runs_of("nightly-report", "failed", "succeeded")))
+    assert main(["diagnose", "-f", str(dump), "-o", "json", "--cronjob", "nightly-report"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert sorted(j["name"] for j in doc["jobs"]) == [
+        "nightly-report-29620470",
+        "nightly-report-29620471",
+    ]
+    assert [c["name"] for c in doc["cronjobs"]] == ["nightly-report"]
+
+    result = run(["diagnose", "-f", str(dump), "--job", "nightly-report"])
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "jobwatch: error: no Job named 'nightly-report', but a CronJob of that name owns 2 "
+        "Job(s): use --cronjob nightly-report"
+    ]
+    result = run(["diagnose", "-f", str(dump), "--cronjob", "weekly"])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "jobwatch: error: no Jobs of CronJob 'weekly' in the input (CronJobs seen: nightly-report)"
+    ]
+
+
+def test_identical_documents_list_each_job_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = EXAMPLE.read_text()
+    dump = tmp_path / "twice.json"
+    dump.write_text(text + "\n" + text)
+    assert main(["diagnose", "-f", str(dump), "-o", "json"]) == 0
+    twice = json.loads(capsys.readouterr().out)
+    assert main(["diagnose", "-f", str(EXAMPLE), "-o", "json"]) == 0
+    once = json.loads(capsys.readouterr().out)
+    assert twice["total"] == once["total"] == 9
+    assert twice["jobs"] == once["jobs"]
+
+
+def test_table_escapes_control_characters_in_names(tmp_path: Path) -> None:
+    forged = "evil\r\x1b[2Kdefault/fine: SUCCEEDED\nnext"
+    dump = tmp_path / "d.json"
+    dump.write_text(
+        json.dumps(
+            {"kind": "Job", "metadata": {"namespace": "default", "name": forged, "uid": "u1"}}
+        )
+    )
+    result = run(["diagnose", "-f", str(dump)])
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    assert "\r" not in result.stdout
+    (headline,) = [line for line in result.stdout.splitlines() if "evil" in line]
+    assert headline.startswith("default/evil\\x0d\\x1b[2Kdefault/fine: SUCCEEDED\\x0anext: ")
+
+
+@pytest.mark.parametrize(
+    ("policy", "container", "expected"),
+    [
+        (
+            "Never",
+            ctr(name="main", state=terminated(3)),  # a Never pod is never restarted
+            "read the logs (kubectl -n default logs p-1 -c main); the program reported the error",
+        ),
+        (
+            "OnFailure",
+            ctr(name="main", restarts=1, last=terminated(3), state={"running": {}}),
+            "read the logs (kubectl -n default logs p-1 -c main --previous); "
+            "the program reported the error",
+        ),
+    ],
+    ids=["never_current_run", "onfailure_previous_run"],
+)
+def test_log_advice_fits_the_restart_policy_and_names_the_pod(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    policy: str,
+    container: dict[str, object],
+    expected: str,
+) -> None:
+    phase = "Failed" if policy == "Never" else "Running"
+    items = [
+        job(restart_policy=policy, status={"active": 1}),
+        pod(name="p-1", phase=phase, restart_policy=policy, containers=[container]),
+    ]
+    dump = tmp_path / "d.json"
+    dump.write_text(json.dumps({"kind": "List", "items": items}))
+    assert main(["diagnose", "-f", str(dump), "-o", "json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)["jobs"]
+    assert report["advice"] == expected
+    assert expected.split("(")[1].split(")", maxsplit=1)[0] in report["commands"]

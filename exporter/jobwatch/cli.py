@@ -23,6 +23,8 @@ from jobwatch.model import parse_time
 EXIT_USAGE = 2
 COMMANDS_GROUP = "jobwatch.commands"
 if TYPE_CHECKING:
+    from jobwatch.diagnose import Dump
+
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
     Register: TypeAlias = Callable[[Subparsers], None]
 # Commands the testbed adds; named here only to say how to get them when it is not installed.
@@ -63,9 +65,11 @@ def _diagnose(args: argparse.Namespace) -> int:
         return fail(f"cannot read {args.file}: {error.strerror}")
     except InputError as error:
         return fail(str(error))
-    reports = diagnose(dump, now, namespace=args.namespace, job=args.job)
+    reports = diagnose(dump, now, namespace=args.namespace, job=args.job, cronjob=args.cronjob)
+    if not reports and (hint := _selection_hint(dump, args)) is not None:
+        return fail(hint)
     if args.output == "json":
-        sys.stdout.write(render_json(reports))
+        sys.stdout.write(render_json(dump, reports, now))
     else:
         sys.stdout.write(render_table(reports, now))
         if dump.jobs and not dump.pods:
@@ -75,6 +79,28 @@ def _diagnose(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return 0
+
+
+def _selection_hint(dump: Dump, args: argparse.Namespace) -> str | None:
+    """Why --job/--cronjob matched nothing, when the input says more than "no Jobs"."""
+    from jobwatch.diagnose import printable
+
+    in_ns = [j for j in dump.jobs if args.namespace is None or j.namespace == args.namespace]
+    if args.job is not None:
+        runs = sum(1 for j in in_ns if j.cronjob == args.job)
+        if runs:
+            return (
+                f"no Job named {printable(args.job)!r}, but a CronJob of that name owns {runs} "
+                f"Job(s): use --cronjob {printable(args.job)}"
+            )
+        return None
+    if args.cronjob is not None:
+        owners = sorted({j.cronjob for j in in_ns if j.cronjob})
+        known = ", ".join(printable(o) for o in owners[:10]) or "none"
+        return (
+            f"no Jobs of CronJob {printable(args.cronjob)!r} in the input (CronJobs seen: {known})"
+        )
+    return None
 
 
 def _register_diagnose(subparsers: Subparsers) -> None:
@@ -107,7 +133,11 @@ def _register_diagnose(subparsers: Subparsers) -> None:
         help="judge the dump as of this time, e.g. when it was taken (default: now)",
     )
     parser.add_argument("-n", "--namespace", help="only Jobs in this namespace")
-    parser.add_argument("--job", help="only the Job with this name")
+    selection = parser.add_mutually_exclusive_group()
+    selection.add_argument("--job", metavar="NAME", help="only the Job with this name")
+    selection.add_argument(
+        "--cronjob", metavar="NAME", help="only the Jobs (runs) of the CronJob with this name"
+    )
     parser.set_defaults(func=_diagnose)
 
 

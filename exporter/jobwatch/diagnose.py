@@ -2,26 +2,37 @@
 
 Input: a v1 List (`kubectl get jobs,pods -A -o json`), a JobList or PodList, a single Job, or
 several such documents one after another (`kubectl get jobs -o json; kubectl get pods -o json`).
-The JSON output is a stable contract (see `report_to_json`).
+Documents may repeat objects (the same dump pasted twice); each object counts once, by uid.
+The JSON output is the stable contract of `jobwatch.status`, the same the exporter's /jobs.json
+serves. The table escapes control characters, so a name cannot forge terminal lines.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from jobwatch.analysis import JobReport, analyse, pods_by_job
 from jobwatch.model import Job, Pod, parse_job, parse_pod
+from jobwatch.status import LATEST_SHOWN, Query, cronjob_statuses, document, rfc3339, trouble
+
+__all__ = [
+    "LATEST_SHOWN",
+    "Dump",
+    "InputError",
+    "diagnose",
+    "load_dump",
+    "printable",
+    "read_bounded",
+    "render_json",
+    "render_table",
+    "rfc3339",
+]
 
 LIST_KINDS = frozenset({"List", "JobList", "PodList"})
 MAX_INPUT_BYTES = 256 * 1024 * 1024  # a 50k-pod `kubectl get -o json` dump is about 1 GB/20
-# The largest time RFC 3339 and Python's datetime can write: later instants (an
-# activeDeadlineSeconds of 10^12, which the API server accepts) are shown as this bound.
-LATEST_SHOWN = "9999-12-31T23:59:59Z"
-_LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 
 class InputError(ValueError):
@@ -80,32 +91,50 @@ def load_dump(text: str) -> Dump:
     """Parse dump text into Jobs and Pods. Raises InputError with a one-line message."""
     if not text.strip():
         raise InputError("empty input: pipe `kubectl get jobs,pods -A -o json` in, or pass -f FILE")
-    jobs: list[Job] = []
-    pods: list[Pod] = []
+    jobs: dict[str, Job] = {}
+    pods: dict[str, Pod] = {}
     skipped = 0
-    for document in _documents(text):
-        for obj in _objects(document):
+    for doc in _documents(text):
+        for obj in _objects(doc):
             kind = obj.get("kind")
             if kind == "Job":
-                jobs.append(parse_job(obj))
+                j = parse_job(obj)
+                jobs[_identity(j)] = j
             elif kind == "Pod":
-                pods.append(parse_pod(obj))
+                p = parse_pod(obj)
+                pods[_identity(p)] = p
             else:
                 skipped += 1
-    return Dump(jobs, pods, skipped)
+    return Dump(list(jobs.values()), list(pods.values()), skipped)
+
+
+def _identity(obj: Job | Pod) -> str:
+    """The uid; an object without one (hand-written input) by namespace and name."""
+    return obj.uid or f"{obj.namespace}/{obj.name}"
 
 
 def diagnose(
-    dump: Dump, now: float, *, namespace: str | None = None, job: str | None = None
+    dump: Dump,
+    now: float,
+    *,
+    namespace: str | None = None,
+    job: str | None = None,
+    cronjob: str | None = None,
 ) -> list[JobReport]:
+    """Reports of the selected Jobs, sorted by namespace and name."""
     by_job = pods_by_job(dump.pods)
-    selected = [
-        j
-        for j in dump.jobs
-        if (namespace is None or j.namespace == namespace) and (job is None or j.name == job)
-    ]
-    selected.sort(key=lambda j: (j.namespace, j.name))
-    return [analyse(j, by_job.get(j.uid, []), now) for j in selected]
+    query = Query(namespace=namespace, job=job, cronjob=cronjob)
+    reports = [analyse(j, by_job.get(j.uid, []), now) for j in dump.jobs]
+    selected = (r for r in reports if query.matches(r, trouble(r)))
+    return sorted(selected, key=lambda r: (r.namespace, r.name))
+
+
+def render_json(dump: Dump, reports: list[JobReport], now: float) -> str:
+    """`jobwatch.status.document` for these reports, with CronJob health from their runs.
+    ASCII escapes keep lone surrogates (JSON `\\ud800`) printable."""
+    created = {j.uid: j.created_at for j in dump.jobs}
+    body = document(reports, cronjob_statuses(reports, created), now)
+    return json.dumps(body, indent=2) + "\n"
 
 
 def read_bounded(stream: BinaryIO, limit: int = MAX_INPUT_BYTES) -> str:
@@ -120,61 +149,15 @@ def read_bounded(stream: BinaryIO, limit: int = MAX_INPUT_BYTES) -> str:
 
 
 def printable(text: str) -> str:
-    """`text` without lone surrogates (JSON `\\ud800` escapes), which no terminal can encode."""
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def rfc3339(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    if not timestamp <= _LATEST:  # also NaN
-        return LATEST_SHOWN
-    try:
-        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (ValueError, OverflowError, OSError):  # before year 1
-        return "0001-01-01T00:00:00Z"
-
-
-def report_to_json(report: JobReport) -> dict[str, Any]:
-    """The stable JSON contract of `jobwatch diagnose -o json`, one Job."""
-    exit_ = report.last_exit
-    return {
-        "namespace": report.namespace,
-        "name": report.name,
-        "cronjob": report.cronjob,
-        "state": report.state.value,
-        "reason": report.reason,
-        "attempts": None
-        if report.attempts is None
-        else {
-            "used": report.attempts.used,
-            "limit": report.attempts.limit,
-            "remaining": report.attempts.remaining,
-        },
-        "last_exit": None
-        if exit_ is None
-        else {
-            "pod": exit_.pod,
-            "container": exit_.container,
-            "code": exit_.code,
-            "reason": exit_.reason,
-            "cause": exit_.cause.value,
-            "meaning": exit_.meaning,
-        },
-        "hidden_failures": [
-            {"kind": h.kind.value, "count": h.count} for h in report.hidden_failures
-        ],
-        "stall": None
-        if report.stall is None
-        else {"reason": report.stall.reason.value, "since": rfc3339(report.stall.since)},
-        "next_retry_at": rfc3339(report.next_retry_at),
-        "deadline_at": rfc3339(report.deadline_at),
-        "advice": report.advice,
-    }
-
-
-def render_json(reports: Iterable[JobReport]) -> str:
-    return json.dumps({"jobs": [report_to_json(r) for r in reports]}, indent=2) + "\n"
+    """`text` safe for a terminal: control and other non-printing characters escaped
+    (\\x1b, \\x0d, \\u2028), and lone surrogates (JSON `\\ud800`) replaced."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+        for c in text
+    )
 
 
 def _age(since: float | None, now: float) -> str:
@@ -216,4 +199,4 @@ def render_table(reports: list[JobReport], now: float) -> str:
             lines.append(f"  deadline  {rfc3339(r.deadline_at)}")
         lines.append(f"  advice    {r.advice}")
         lines.append("")
-    return printable("\n".join(lines))
+    return "\n".join(printable(line) for line in lines)

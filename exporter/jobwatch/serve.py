@@ -92,6 +92,7 @@ class Exporter:
             livez_max_silence=s.livez_max_silence,
             clock=self._clock,
             middlewares=guards,
+            status=self.state,
         )
         runner, self.port = await server.start(app, host, port, context)
         self._stack.push_async_callback(runner.cleanup)

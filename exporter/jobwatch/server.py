@@ -1,4 +1,9 @@
-"""The exporter's HTTP face (aiohttp): /metrics, /healthz, /readyz, /livez and a landing page.
+"""The exporter's HTTP face (aiohttp): /metrics, /healthz, /readyz, /livez and the status page.
+
+The status page (`/`, also `/jobs`) is static HTML and JavaScript that polls `/jobs.json`, the
+`jobwatch diagnose -o json` contract (jobwatch.status) for the live state: Jobs in trouble first,
+one page at a time (at most MAX_PAGE Jobs), filtered by namespace, state, Job or CronJob. Names
+reach the page only as text, and a strict Content-Security-Policy allows no inline script.
 
 A scrape only joins pre-rendered bytes (design principle 4); the body is produced by the state
 object, which caches it between changes and returns the same bytes object while nothing changed.
@@ -11,20 +16,35 @@ from __future__ import annotations
 import asyncio
 import gzip
 import html
+import json
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import cache
+from importlib.resources import files
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from jobwatch import __version__
+from jobwatch.analysis.report import CronJobStatus, JobReport
 from jobwatch.negotiation import negotiate
+from jobwatch.status import STATE_FILTERS, Index, Query, document, index
 
 GZIP_LEVEL = 1  # half the CPU of level 6 on a 3 MB body for ~20% more bytes
 KEEPALIVE_TIMEOUT = 30.0  # seconds an idle keep-alive connection is held (Prometheus reconnects)
 MAX_REQUEST_BYTES = 64 * 1024  # no endpoint takes a body
 MAX_REFRESH_STEPS = 100  # then the scrape finishes what is left in one go, however busy
+DEFAULT_PAGE = 100  # Jobs per /jobs.json page unless ?limit= says otherwise
+MAX_PAGE = 1000
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 
 class MetricsSource(Protocol):
@@ -54,6 +74,68 @@ class Health(Protocol):
         ...
 
 
+class StatusSource(Protocol):
+    """What the status page reads: every Job's report and every CronJob's health."""
+
+    def reports(self) -> Mapping[str, JobReport]: ...
+
+    def cronjob_statuses(self) -> Mapping[tuple[str, str], CronJobStatus]: ...
+
+    def generation(self) -> int:
+        """Changes whenever any report or CronJob status changes."""
+
+
+class BadQuery(ValueError):
+    """A /jobs.json parameter that cannot be honoured; the message is the 400 body."""
+
+
+def parse_query(params: Mapping[str, str]) -> Query:
+    """/jobs.json?namespace=&state=&job=&cronjob=&offset=&limit= as a Query (capped page)."""
+
+    def number(name: str, default: int, low: int, high: int) -> int:
+        text = params.get(name, "")
+        if not text:
+            return default
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise BadQuery(f"{name} must be a whole number from {low} to {high}, got {text!r}")
+        return int(text)
+
+    state = params.get("state") or None
+    if state is not None and state not in STATE_FILTERS:
+        raise BadQuery(f"state must be one of {', '.join(STATE_FILTERS)}, got {state!r}")
+    return Query(
+        namespace=params.get("namespace") or None,
+        state=state,
+        job=params.get("job") or None,
+        cronjob=params.get("cronjob") or None,
+        offset=number("offset", 0, 0, 10**9),
+        limit=number("limit", DEFAULT_PAGE, 1, MAX_PAGE),
+    )
+
+
+@cache
+def _asset(name: str) -> str:
+    return (files("jobwatch") / "web" / name).read_text(encoding="utf-8")
+
+
+def _page(telemetry_path: str) -> str:
+    links = [
+        (telemetry_path, "metrics"),
+        ("/readyz", "readyz"),
+        ("/livez", "livez"),
+        ("/healthz", "healthz"),
+        ("/jobs.json", "jobs.json"),
+    ]
+    nav = "".join(f'<a href="{html.escape(p.lstrip("/"))}">{html.escape(t)}</a>' for p, t in links)
+    return (
+        _asset("status.html")
+        .replace(
+            '<span id="version"></span>', f'<span id="version">{html.escape(__version__)}</span>'
+        )
+        .replace('<nav id="endpoints"></nav>', f'<nav id="endpoints">{nav}</nav>')
+    )
+
+
 class _Compressor:
     """gzip of the latest body per format; the same body object is compressed once."""
 
@@ -70,6 +152,7 @@ class _Compressor:
 
 
 def _landing(telemetry_path: str) -> str:
+    """The plain landing page of an app without a status source (tests of the probes)."""
     links = [
         (telemetry_path, "metrics"),
         ("/healthz", "healthz: the process is alive"),
@@ -94,10 +177,12 @@ def build_app(
     livez_max_silence: float = 300.0,
     clock: Callable[[], float] = time.time,
     middlewares: Sequence[Any] = (),
+    status: StatusSource | None = None,
 ) -> web.Application:
     """The aiohttp application; `source` is the exporter state and `health` its telemetry (or
-    anything shaped like them). `middlewares` guard every route
-    (`jobwatch.webconfig.middleware`: TLS client certificates, basic auth)."""
+    anything shaped like them). `middlewares` guard every route, the status page's too
+    (`jobwatch.webconfig.middleware`: TLS client certificates, basic auth). `status` (the
+    exporter state) adds the status page and /jobs.json."""
     compressor = _Compressor()
     started = clock()
 
@@ -136,12 +221,50 @@ def build_app(
     async def landing(_request: web.Request) -> web.Response:
         return web.Response(text=_landing(telemetry_path), content_type="text/html")
 
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(
+            text=_page(telemetry_path), content_type="text/html", headers=PAGE_HEADERS
+        )
+
+    cached: tuple[int, Index] | None = None  # rebuilt only when a Job or CronJob changed
+
+    async def jobs_json(request: web.Request) -> web.Response:
+        assert status is not None
+        try:
+            query = parse_query(request.query)
+        except BadQuery as error:
+            return web.Response(status=400, text=f"{error}\n", headers=PAGE_HEADERS)
+        await source.settle(MAX_REFRESH_STEPS)
+        nonlocal cached
+        generation = status.generation()
+        if cached is None or cached[0] != generation:
+            cached = (generation, index(status.reports().values()))
+        body = document(cached[1], status.cronjob_statuses().values(), clock(), query)
+        return web.Response(
+            text=json.dumps(body),  # ASCII escapes: a lone surrogate in a name cannot break it
+            content_type="application/json",
+            headers=PAGE_HEADERS,
+        )
+
+    def asset(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handler(_request: web.Request) -> web.Response:
+            return web.Response(text=_asset(name), content_type=content_type, headers=PAGE_HEADERS)
+
+        return handler
+
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=list(middlewares))
     app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/livez", livez)
-    app.router.add_get("/", landing)
+    if status is None:
+        app.router.add_get("/", landing)
+    else:
+        app.router.add_get("/", page)
+        app.router.add_get("/jobs", page)
+        app.router.add_get("/jobs.json", jobs_json)
+        app.router.add_get("/static/status.js", asset("status.js", "text/javascript"))
+        app.router.add_get("/static/status.css", asset("status.css", "text/css"))
     return app
 
 

@@ -127,7 +127,7 @@ CAUSE_MEANING: dict[Cause, str] = {
 
 CAUSE_ADVICE: dict[Cause, str] = {
     Cause.SUCCESS: "nothing to fix",
-    Cause.APP_ERROR: "read the logs: kubectl logs --previous; the program reported the error",
+    Cause.APP_ERROR: "read the container's logs; the program reported the error",
     Cause.NOT_EXECUTABLE: "make the entrypoint executable (chmod +x) or call it through its interpreter",
     Cause.COMMAND_NOT_FOUND: "fix the command or install it in the image; retrying cannot help",
     Cause.START_ERROR: "fix command/args or the image entrypoint; the binary does not exist in the image",

@@ -1,25 +1,31 @@
 """`jobwatch demo`: the whole stack on this machine, and a live view of what the exporter sees.
 
-On a terminal the view redraws in place (rich Live); piped, it prints one line per change (a
-Job's state, attempts, exit or stall; an alert firing or resolving) and a final table, so a log
-of the demo reads like a story.
+On a terminal it is a full-screen view sized to the terminal (80x24 and up): the hint and the
+links pinned at the top, one line per Job (in trouble first, cut to the width), and a bounded
+pane of alert events. Piped, it prints one line per change (a Job's state, attempts, exit or
+stall; an alert firing or resolving), so a log of the demo reads like a story. Either way a
+short summary of what it showed, and what to try next, stays when it stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from jobwatch.analysis.report import JobReport
+from jobwatch.status import index, trouble
 from jobwatch_testbed.interrupt import run_until_interrupted
 from jobwatch_testbed.kube.controlplane import ControlPlaneError
 from jobwatch_testbed.kube.versions import KUBERNETES
@@ -79,23 +85,6 @@ def summary_line(report: JobReport) -> str:
     return "  ".join(parts)
 
 
-def jobs_table(reports: Iterable[JobReport], now: float) -> Table:
-    table = Table(title="Jobs, as jobwatch sees them", expand=True, title_justify="left")
-    for column in ("Job", "State", "Attempts", "Last exit", "Hidden failures", "Stall"):
-        table.add_column(column, overflow="fold")
-    for r in sorted(reports, key=lambda r: (r.namespace, r.name)):
-        name = f"{r.namespace}/{r.name}" + (f" [dim](cron {r.cronjob})[/]" if r.cronjob else "")
-        table.add_row(
-            name,
-            Text(_state(r), style=STATE_STYLE.get(r.state.value, "")),
-            _attempts(r),
-            _exit(r),
-            _hidden(r),
-            _stall(r, now),
-        )
-    return table
-
-
 def _alert_key(alert: dict[str, Any]) -> str:
     labels = alert.get("labels", {})
     subject = labels.get("job_name") or labels.get("cronjob") or ""
@@ -113,61 +102,232 @@ def alert_states(receiver: WebhookReceiver | None) -> dict[str, tuple[str, str]]
     return latest
 
 
-def alerts_table(states: dict[str, tuple[str, str]]) -> Table:
-    table = Table(title="Alerts delivered by Alertmanager", expand=True, title_justify="left")
-    for column in ("Alert", "Severity", "Status"):
-        table.add_column(column)
-    for key, (status, severity) in sorted(states.items()):
-        style = "bold red" if status == "firing" else "green"
-        table.add_row(key, severity, Text(status, style=style))
-    return table
-
-
 class _ChangeLog:
     """Prints a line per Job or alert change (the non-terminal view)."""
 
-    def __init__(self, out: Console) -> None:
+    def __init__(self, out: Console, alerts: AlertLog | None, started: float) -> None:
         self.out = out
         self.jobs: dict[str, str] = {}
-        self.alerts: dict[str, str] = {}
-        self.started = time.monotonic()
+        self.alerts = alerts
+        self.printed = 0
+        self.started = started
 
     def update(self, stack: Stack) -> None:
-        started = time.monotonic() - self.started
+        elapsed = time.monotonic() - self.started
         for uid, report in sorted(stack.exporter.state.reports().items()):
             line = summary_line(report)
             if self.jobs.get(uid) != line:
                 self.jobs[uid] = line
-                self.out.print(f"[{started:5.1f}s] job    {line}", markup=False, highlight=False)
-        for key, (status, severity) in sorted(alert_states(stack.receiver).items()):
-            if self.alerts.get(key) != status:
-                self.alerts[key] = status
-                self.out.print(
-                    f"[{started:5.1f}s] alert  {status:<8} {key} ({severity})",
-                    markup=False,
-                    highlight=False,
-                )
+                self.out.print(f"[{elapsed:5.1f}s] job    {line}", markup=False, highlight=False)
+        if self.alerts is None:
+            return
+        self.alerts.update(stack.receiver, elapsed)
+        for _, status, key, severity in self.alerts.events[self.printed :]:
+            self.out.print(
+                f"[{elapsed:5.1f}s] alert  {status:<8} {key} ({severity})",
+                markup=False,
+                highlight=False,
+            )
+        self.printed = len(self.alerts.events)
 
 
-def _urls(stack: Stack) -> list[str]:
-    lines = [
-        f"exporter     {stack.exporter.url}/metrics",
-        f"             {stack.exporter.url}/readyz  /livez  /healthz",
-    ]
-    if stack.control_plane is not None:
-        lines.append(
-            f"cluster      {stack.cluster_url}  (the real control plane, Kubernetes {KUBERNETES})"
-        )
-        lines.append(f"kubeconfig   {stack.kubeconfig}")
-        lines.append(f"             (kubectl --kubeconfig {stack.kubeconfig} get jobs,pods -A)")
-    else:
-        url = stack.cluster_url
-        lines.append(f"cluster      {url}  (kubectl --server={url} get jobs -A)")
+@dataclass(frozen=True)
+class Links:
+    """Where to look, each checked to answer on the versions the demo started."""
+
+    status: str
+    cluster: str
+    prometheus: str | None = None
+    alertmanager: str | None = None  # an amtool command: Debian's build has no web UI
+
+    def lines(self) -> list[tuple[str, str]]:
+        out = [("status page", self.status)]
+        if self.prometheus:
+            out.append(("prometheus", self.prometheus))
+        if self.alertmanager:
+            out.append(("alertmanager", self.alertmanager))
+        out.append(("cluster", self.cluster))
+        return out
+
+
+async def _first_answering(base: str, paths: Sequence[str]) -> str:
+    """The first of `paths` that answers 200 (Prometheus 2.42 from Debian serves only the
+    classic UI, at /classic/alerts; newer builds serve /alerts)."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        for path in paths:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(base + path, allow_redirects=False) as response:
+                    if response.status == 200:
+                        return base + path
+    return base + paths[-1]
+
+
+async def links(stack: Stack) -> Links:
+    prometheus = alertmanager = None
     if stack.prometheus is not None:
-        lines.append(f"prometheus   {stack.prometheus.url}/alerts")
+        prometheus = await _first_answering(stack.prometheus.url, ["/alerts", "/classic/alerts"])
     if stack.alertmanager is not None:
-        lines.append(f"alertmanager {stack.alertmanager.url}")
-    return lines
+        alertmanager = f"amtool --alertmanager.url={stack.alertmanager.url} alert"
+    if stack.control_plane is not None:  # the real one: its kubeconfig has the certificates
+        cluster = f"kubectl --kubeconfig {stack.kubeconfig} get jobs,pods -A  ({KUBERNETES})"
+    else:
+        cluster = f"kubectl --server={stack.cluster_url} get jobs -A"
+    return Links(
+        status=f"{stack.exporter.url}/",
+        cluster=cluster,
+        prometheus=prometheus,
+        alertmanager=alertmanager,
+    )
+
+
+@dataclass
+class AlertLog:
+    """Alerts as Alertmanager delivered them: one event per firing or resolving."""
+
+    events: list[tuple[float, str, str, str]] = field(default_factory=list)
+    latest: dict[str, str] = field(default_factory=dict)
+
+    def update(self, receiver: WebhookReceiver | None, at: float) -> None:
+        for key, (status, severity) in sorted(alert_states(receiver).items()):
+            if self.latest.get(key) != status:
+                self.latest[key] = status
+                self.events.append((at, status, key, severity))
+
+    @property
+    def firing(self) -> int:
+        return sum(1 for status in self.latest.values() if status == "firing")
+
+
+def _elapsed(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _label(report: JobReport) -> str:
+    kind = trouble(report)
+    return kind.replace("_", " ") if kind else report.state.value
+
+
+def job_line(report: JobReport, now: float, width: int) -> Text:
+    """One Job in one line of `width` columns: name, state, attempts, then what explains it."""
+    name_w = max(20, min(int(width * 0.36), 48))
+    state_w = 28 if width >= 120 else 13
+    label = _label(report)
+    if width >= 120 and report.reason and report.reason != label:
+        label = f"{label} ({report.reason})"
+    a = report.attempts
+    attempts = "-" if a is None else f"{a.used}/{a.limit}"
+    if width >= 100 and a is not None:
+        attempts += f" {a.remaining} left"
+    details = []
+    e = report.last_exit
+    if e is not None and e.code != 0:  # wide: the whole meaning; narrow: code and cause
+        details.append(_exit(report) if width >= 120 else f"exit {e.code} {e.cause.value}")
+    if report.stall is not None:
+        details.append(f"stall {_stall(report, now)}")
+    if report.hidden_failures:
+        details.append(f"hidden {_hidden(report)}")
+    if not details and report.reason and report.reason != label:
+        details.append(report.reason)
+    if not details and e is not None:
+        details.append(_exit(report) if width >= 120 else f"exit {e.code}")
+    style = STATE_STYLE.get(report.state.value, "")
+    if trouble(report) in ("cannot_start", "last_attempt"):
+        style = "bold red" if trouble(report) == "cannot_start" else "bold yellow"
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(_fit(f"{report.namespace}/{report.name}", name_w).ljust(name_w + 1))
+    line.append(_fit(label, state_w).ljust(state_w + 1), style=style)
+    line.append(attempts.ljust(11 if width >= 100 else 5))
+    line.append(" · ".join(details) or "-", style="dim" if not trouble(report) else "")
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def screen(
+    reports: Iterable[JobReport],
+    *,
+    alerts: AlertLog | None,
+    found: Links,
+    size: tuple[int, int],
+    elapsed: float,
+    now: float,
+) -> Group:
+    """The whole terminal view, at most `size` (columns, rows): pinned header, the Jobs (in
+    trouble first, one line each) and a bounded pane of the latest alert events."""
+    width, height = size
+    ordered = index(reports).ordered
+    in_trouble = sum(1 for _, kind in ordered if kind is not None)
+    head = f"jobwatch demo · {_elapsed(elapsed)} · {len(ordered)} Jobs, {in_trouble} in trouble"
+    if alerts is not None:
+        head += f" · {alerts.firing} firing"
+    lines: list[Text] = [Text(no_wrap=True, overflow="ellipsis")]
+    lines[0].append(_fit(head, width - 17))
+    lines[0].append(" · Ctrl-C to stop", style="bold")
+    for name, where in found.lines():
+        lines.append(Text(_fit(f"{name:<13}{where}", width), no_wrap=True, style="cyan"))
+    alert_rows = 0
+    if alerts is not None:
+        alert_rows = min(max(len(alerts.events), 1), max(3, height // 4))
+    room = height - 1 - len(lines) - 1 - (alert_rows + 1 if alerts is not None else 0)
+    shown = ordered if len(ordered) <= room else ordered[: max(room - 1, 0)]
+    lines.append(Text(_fit("Jobs, in trouble first", width), style="bold", no_wrap=True))
+    lines.extend(job_line(r, now, width) for r, _ in shown)
+    if len(shown) < len(ordered):
+        more = f"… {len(ordered) - len(shown)} more (all of them on the status page)"
+        lines.append(Text(_fit(more, width), style="dim", no_wrap=True))
+    if alerts is not None:
+        lines.append(Text(_fit("Alerts, as Alertmanager delivers them", width), style="bold"))
+        latest = alerts.events[-alert_rows:][::-1]
+        if not latest:
+            lines.append(
+                Text(
+                    _fit("  none yet: alerts fire after their for: (seconds here)", width),
+                    style="dim",
+                )
+            )
+        for at, status, key, severity in latest:
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append(f"{_elapsed(at):>6} ")
+            line.append(f"{status:<9}", style="bold red" if status == "firing" else "green")
+            line.append(f"{severity:<9}{key}")
+            line.truncate(width, overflow="ellipsis")
+            lines.append(line)
+    return Group(*lines[: height - 1])
+
+
+def summary(
+    reports: Iterable[JobReport], alerts: AlertLog | None, elapsed: float, scenarios: int
+) -> list[str]:
+    """What the demo showed and what to try next; stays on screen after it stops."""
+    ordered = index(reports).ordered
+    kinds = Counter(kind for _, kind in ordered if kind is not None)
+    out = [
+        f"jobwatch demo ran {_elapsed(elapsed)} with {scenarios} scenarios: the exporter saw "
+        f"{len(ordered)} Jobs, {sum(kinds.values())} in trouble"
+        + (
+            " (" + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in kinds.items()) + ")"
+            if kinds
+            else ""
+        )
+        + "."
+    ]
+    if alerts is not None:
+        resolved = sum(1 for status in alerts.latest.values() if status == "resolved")
+        out.append(
+            f"Alertmanager delivered {len(alerts.latest)} alerts: {alerts.firing} firing at the "
+            f"end, {resolved} resolved."
+        )
+    out += [
+        "Try next:",
+        "  kubectl get jobs,pods -A -o json | jobwatch diagnose    why your Jobs fail",
+        "  jobwatch render rules --output DIR    the alert rules for your Prometheus",
+        "  jobwatch serve    the exporter on your cluster, its status page on :9816",
+    ]
+    return out
 
 
 async def run_demo(args: argparse.Namespace, console: Console) -> None:
@@ -191,41 +351,68 @@ async def run_demo(args: argparse.Namespace, console: Console) -> None:
         progress=progress,
         cluster=args.cluster,
     ) as stack:
-        for line in _urls(stack):
-            console.print(line, highlight=False, markup=False)
-        deadline = time.monotonic() + args.duration if args.duration else None
-        if console.is_terminal:
-            await _live(stack, console, deadline)
-        else:
-            await _log(stack, console, deadline)
-        now = time.time()
-        console.print(jobs_table(stack.exporter.state.reports().values(), now))
-        if stack.receiver is not None:
-            console.print(alerts_table(alert_states(stack.receiver)))
+        found = await links(stack)
+        alerts = AlertLog() if stack.receiver is not None else None
+        started = time.monotonic()
+        deadline = started + args.duration if args.duration else None
+        try:
+            if console.is_terminal:
+                await _live(
+                    stack, console, deadline=deadline, found=found, alerts=alerts, started=started
+                )
+            else:
+                for name, where in found.lines():
+                    console.print(f"{name:<13}{where}", highlight=False, markup=False)
+                await _log(stack, console, deadline, alerts, started)
+        finally:  # also on Ctrl-C: the summary is what stays on screen
+            reports = list(stack.exporter.state.reports().values())
+            for line in summary(reports, alerts, time.monotonic() - started, len(stack.scenarios)):
+                console.print(line, highlight=False, markup=False)
 
 
 def _remaining(deadline: float | None) -> float:
     return float("inf") if deadline is None else deadline - time.monotonic()
 
 
-async def _live(stack: Stack, console: Console, deadline: float | None) -> None:
+async def _live(
+    stack: Stack,
+    console: Console,
+    *,
+    deadline: float | None,
+    found: Links,
+    alerts: AlertLog | None,
+    started: float,
+) -> None:
     def view() -> Group:
-        now = time.time()
-        parts: list[Any] = [jobs_table(stack.exporter.state.reports().values(), now)]
-        if stack.receiver is not None:
-            parts.append(alerts_table(alert_states(stack.receiver)))
-        parts.append(Text("Ctrl-C to stop", style="dim"))
-        return Group(*parts)
+        elapsed = time.monotonic() - started
+        if alerts is not None:
+            alerts.update(stack.receiver, elapsed)
+        size = (console.size.width, console.size.height)
+        return screen(
+            stack.exporter.state.reports().values(),
+            alerts=alerts,
+            found=found,
+            size=size,
+            elapsed=elapsed,
+            now=time.time(),
+        )
 
-    with Live(view(), console=console, refresh_per_second=4, transient=True) as live:
+    # The alternate screen: a full-screen view that leaves the terminal as it was on exit.
+    with Live(view(), console=console, auto_refresh=False, screen=True) as live:
         while _remaining(deadline) > 0:
             await asyncio.sleep(0.5)
             stack.check()
-            live.update(view())
+            live.update(view(), refresh=True)
 
 
-async def _log(stack: Stack, console: Console, deadline: float | None) -> None:
-    changes = _ChangeLog(console)
+async def _log(
+    stack: Stack,
+    console: Console,
+    deadline: float | None,
+    alerts: AlertLog | None,
+    started: float,
+) -> None:
+    changes = _ChangeLog(console, alerts, started)
     while _remaining(deadline) > 0:
         stack.check()
         changes.update(stack)

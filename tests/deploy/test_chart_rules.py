@@ -41,7 +41,7 @@ KNOB_SETS: dict[str, dict[str, Any]] = {
         "namespaces": {"include": "batch|etl-.*", "exclude": "etl-dev"},
         "runbook_url_pattern": "https://runbooks.example.com/jobwatch/{alert_lower}",
         "group_name": "jobwatch-prod",
-        "labels": {"team": "platform", "severity": "page"},
+        "labels": {"team": "platform", "paging": "yes"},  # severity is per alert, never here
         "dashboard": {"datasource": "thanos"},
     },
     "namespace-exclude-only": {"namespaces": {"exclude": "kube-.*"}},

@@ -189,8 +189,20 @@ def test_annotations_name_the_job_the_exit_meaning_and_the_attempts(running: _Ru
     assert "sim-exit127/missing-command" in description
     assert "127" in description
     assert "the shell could not find the command" in description
-    assert "attempts used 1 of limit 0" in description
+    assert "attempts used 1, no retries (backoffLimit 0)" in description
     assert alert["annotations"]["runbook_url"].endswith("/JobCannotStart.md")
+
+
+def test_a_job_that_cannot_start_pages_once(running: _Running) -> None:
+    """One root cause, one notification: JobCannotStart, not also JobBackoffLimitExceeded."""
+    _wait_until_played_out(running)
+    _wait(running, lambda r: _firing(r) >= EXPECTED_FIRING)
+    for namespace, job in (
+        ("sim-exit127", "missing-command"),
+        ("sim-starterror", "bad-entrypoint"),
+    ):
+        about = {k[0] for k in _firing(_receiver(running)) if k[1:] == (namespace, job)}
+        assert about == {"JobCannotStart"}, (namespace, about)
 
 
 def test_critical_alerts_reach_slack_through_the_generated_templates(running: _Running) -> None:

@@ -100,6 +100,11 @@ async def test_mtls_and_basic_auth_admit_only_the_right_client(tmp_path: Path) -
         assert await _get(f"{url}/metrics", good, _basic("prometheus", "wrong")) == 401
         assert await _get(f"{url}/metrics", good, _basic("nobody", PASSWORD)) == 401
         assert await _get(f"{url}/metrics", good, {}) == 401
+        # The status page and its JSON are guarded exactly as /metrics is.
+        for path in ("/jobs", "/jobs.json", "/static/status.js"):
+            assert await _get(f"{url}{path}", good, auth) == 200, path
+            assert await _get(f"{url}{path}", good, {}) == 401, path
+            assert await _get(f"{url}{path}", _client(tmp_path, cert=None), auth) == 403, path
         # No client certificate: the kubelet's probes work, nothing else does.
         bare = _client(tmp_path, cert=None)
         assert await _get(f"{url}/readyz", bare, {}) == 200

@@ -215,3 +215,55 @@ def test_email_has_the_same_facts(tmp_path: Path) -> None:
     )
     subject = _render("jobwatch.email.subject", _data(FAILED), tmp_path)
     assert subject == "[FIRING] JobBackoffLimitExceeded in batch: 1 alert(s)"
+
+
+def _labels(alert: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = alert["labels"]
+    return labels
+
+
+def _posted(alert: dict[str, Any]) -> dict[str, Any]:
+    return {"labels": alert["labels"], "annotations": alert["annotations"]}
+
+
+@pytest.mark.tool
+def test_a_job_that_cannot_start_pages_once_in_a_real_alertmanager(tmp_path: Path) -> None:
+    """The generated inhibition, in Alertmanager itself: JobCannotStart mutes the same Job's
+    JobBackoffLimitExceeded, and leaves another Job's alone."""
+    tool("prometheus-alertmanager")
+    import asyncio
+
+    import aiohttp
+
+    from jobwatch_testbed.monitoring import run_alertmanager
+
+    cfg = load_config(overrides={"alertmanager": {"email_smarthost": "127.0.0.1:1"}})
+    am_file = write_alertmanager(tmp_path / "am", cfg)
+    same_job = {"namespace": "batch", "job_name": "migrate"}
+    cannot_start = {**CANNOT_START, "labels": {**_labels(CANNOT_START), **same_job}}
+    failed_same = {
+        **FAILED,
+        "labels": {**_labels(FAILED), **same_job, "cronjob": "nightly-migrate"},
+    }
+    failed_other = FAILED
+
+    async def states() -> dict[str, list[str]]:
+        async with run_alertmanager(am_file) as am, aiohttp.ClientSession() as session:
+            body = [_posted(a) for a in (cannot_start, failed_same, failed_other)]
+            async with session.post(f"{am.url}/api/v2/alerts", json=body) as response:
+                assert response.status == 200, await response.text()
+            async with asyncio.timeout(20):
+                while True:
+                    alerts = await am.alerts()
+                    if len(alerts) == 3:
+                        break
+                    await asyncio.sleep(0.2)
+            return {
+                f"{a['labels']['alertname']} {a['labels']['job_name']}": a["status"]["inhibitedBy"]
+                for a in alerts
+            }
+
+    inhibited = asyncio.run(states())
+    assert inhibited["JobCannotStart migrate"] == []
+    assert inhibited["JobBackoffLimitExceeded import-1"] == []
+    assert len(inhibited["JobBackoffLimitExceeded migrate"]) == 1

@@ -126,10 +126,12 @@ def test_cluster_label_joins_every_grouping() -> None:
     for rule in rules.alert_rules(cfg):
         for clause in ("by (", "on ("):
             for part in rule["expr"].split(clause)[1:]:
-                assert part.startswith("cluster, ") or part.startswith("job_name)"), (
+                assert part.startswith(("cluster, ", "job_name)", "cluster)", ")")), (
                     rule["alert"],
                     part[:40],
                 )
+        # Every summary names the cluster.
+        assert "$labels.cluster" in rule["annotations"]["summary"], rule["alert"]
         assert (
             "$labels.cluster" in rule["annotations"]["description"]
             or rule["alert"] == "JobwatchDown"

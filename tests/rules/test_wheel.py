@@ -17,6 +17,11 @@ PACKAGED = (
     "jobwatch/_data/rules/config.yaml",
     "jobwatch/_data/rules/templates/jobwatch.rules.yaml.j2",
     "jobwatch/_data/rules/templates/_go.j2",
+    "jobwatch/_data/rules/runbooks/templates/JobwatchDown.md.j2",
+    "jobwatch/_data/rules/runbooks/templates/_common.j2",
+    "jobwatch/web/status.html",
+    "jobwatch/web/status.js",
+    "jobwatch/web/status.css",
     "jobwatch/_data/alertmanager/templates/alertmanager.yml.j2",
     "jobwatch/_data/alertmanager/templates/jobwatch.tmpl.j2",
 )

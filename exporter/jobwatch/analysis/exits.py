@@ -66,11 +66,12 @@ def _pod_hit_deadline(pod: Pod, job_deadline_exceeded: bool) -> bool:
     )
 
 
-def _terminations(c: ContainerStatus) -> Iterator[tuple[Termination, int]]:
+def _terminations(c: ContainerStatus) -> Iterator[tuple[Termination, int, bool]]:
+    """Each termination, which run of the container it ended, and whether it is lastState."""
     if c.last_terminated is not None:
-        yield c.last_terminated, max(c.restart_count - 1, 0)
+        yield c.last_terminated, max(c.restart_count - 1, 0), True
     if c.terminated is not None:
-        yield c.terminated, c.restart_count
+        yield c.terminated, c.restart_count, False
 
 
 def _sort_key(info: ExitInfo) -> tuple[float, str, str]:
@@ -90,7 +91,7 @@ def container_exits(
         evicted = _pod_was_evicted(pod)
         deadline = _pod_hit_deadline(pod, job_deadline_exceeded)
         for c in pod.containers:
-            for term, run in _terminations(c):
+            for term, run, previous in _terminations(c):
                 cause = classify(term.exit_code, term.reason, evicted=evicted, deadline=deadline)
                 info = ExitInfo(
                     pod=pod.name,
@@ -100,6 +101,7 @@ def container_exits(
                     cause=cause,
                     meaning=meaning(term.exit_code, cause),
                     finished_at=term.finished_at,
+                    previous=previous,
                 )
                 failed = cause is not Cause.SUCCESS and not _normal_sidecar_stop(c, pod, term)
                 failure = ContainerFailure(pod.uid, c.name, run, cause, term.finished_at)

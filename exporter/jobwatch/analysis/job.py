@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from jobwatch.analysis.backoff import next_retry_at
 from jobwatch.analysis.budget import attempts, failed_index_count, on_failure_restarts
 from jobwatch.analysis.exits import container_exits, last_exit
@@ -48,6 +50,18 @@ def finish_time(job: Job, state: State) -> float | None:
     return None
 
 
+def logs_command(namespace: str, exit_: ExitInfo) -> str:
+    """The kubectl command that shows the output of the run that ended with `exit_`.
+
+    `--previous` only when the container ran again since (its lastState: restartPolicy
+    OnFailure); a `Never` pod is not restarted, so its failed run is the current one.
+    """
+    words = ["kubectl", "-n", namespace, "logs", exit_.pod, "-c", exit_.container]
+    if exit_.previous:
+        words.append("--previous")
+    return shlex.join(words)
+
+
 def deadline_at(job: Job) -> float | None:
     """When `pastActiveDeadline` turns true: startTime + activeDeadlineSeconds (`>=`). Never while
     the Job is suspended: the check is off, and the controller clears startTime on suspend and
@@ -61,6 +75,7 @@ def advice(
     state: State,
     reason: str,
     *,
+    namespace: str = "",
     attempts_: Attempts | None,
     exit_: ExitInfo | None,
     stall: Stall | None,
@@ -73,6 +88,10 @@ def advice(
         return CAUSE_ADVICE[Cause.DEADLINE_EXCEEDED]
     if exit_ is not None and exit_.cause is not Cause.SUCCESS and state is not State.SUCCEEDED:
         text = CAUSE_ADVICE[exit_.cause]
+        if exit_.cause is Cause.APP_ERROR:
+            text = (
+                f"read the logs ({logs_command(namespace, exit_)}); the program reported the error"
+            )
         if state is State.RUNNING and attempts_ is not None and attempts_.remaining == 0:
             return "last attempt: the next failure fails the Job; " + text
         return text
@@ -123,8 +142,16 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
         start_at=job.start_time,
         finish_at=finish_time(job, state),
         container_restarts=sum(c.restart_count for p in pods for c in p.containers),
-        advice=advice(state, reason, attempts_=budget, exit_=last, stall=stall, hidden=hidden),
+        advice=advice(
+            state,
+            reason,
+            namespace=job.namespace,
+            attempts_=budget,
+            exit_=last,
+            stall=stall,
+            hidden=hidden,
+        ),
     )
 
 
-__all__ = ["analyse", "job_state", "on_failure_restarts"]
+__all__ = ["analyse", "job_state", "logs_command", "on_failure_restarts"]

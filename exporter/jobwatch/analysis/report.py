@@ -27,6 +27,8 @@ class ExitInfo:
     cause: Cause
     meaning: str
     finished_at: float | None
+    # From lastState: the container ran again since, so its logs need `kubectl logs --previous`.
+    previous: bool = False
 
 
 @dataclass(frozen=True, slots=True)

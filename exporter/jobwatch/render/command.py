@@ -1,4 +1,4 @@
-"""`jobwatch render rules|dashboard|alertmanager`: the rule pack's command line."""
+"""`jobwatch render rules|dashboard|alertmanager|runbooks|config`: the rule pack's command line."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 
 import yaml
 
-from jobwatch.render import alertmanager, dashboard, helmchart, rules
+from jobwatch.render import alertmanager, check, dashboard, helmchart, rules, runbooks
 from jobwatch.render.config import Config, load_config
 from jobwatch.render.errors import RenderError
+from jobwatch.render.paths import default_config_path
 
 EXIT_BAD_CONFIG = 2
 
@@ -22,23 +23,44 @@ _CONFIG_HELP = (
 )
 
 
+def _command(
+    what: Any,
+    name: str,
+    handler: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str,
+    output: str,
+    output_metavar: str = "DIR",
+) -> argparse.ArgumentParser:
+    """One `render` sub-command taking --config and --output."""
+    p: argparse.ArgumentParser = what.add_parser(name, help=help, description=description)
+    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
+    p.add_argument("--output", type=Path, metavar=output_metavar, help=output)
+    p.set_defaults(func=partial(run, handler))
+    return p
+
+
 def register(subparsers: Any) -> None:
     """Add `render` and its sub-commands to the `jobwatch` parser."""
     render = subparsers.add_parser(
         "render",
-        help="render the alert rules, Grafana dashboard or Alertmanager example",
-        description="Render jobwatch's alert rules, Grafana dashboard or Alertmanager example "
-        "from the default config, optionally overridden by --config.",
+        help="render the alert rules, dashboard, Alertmanager example, runbooks or config",
+        description="Render jobwatch's alert rules, Grafana dashboard, Alertmanager example or "
+        "runbooks from the default config, optionally overridden by --config; or print that "
+        "default config (`render config`).",
     )
     what = render.add_subparsers(dest="render_what", metavar="WHAT", required=True)
 
-    p = what.add_parser(
+    p = _command(
+        what,
         "rules",
+        _rules,
         help="Prometheus rule file or PrometheusRule manifest",
         description="Render the alert rules. Without --output, print one format to stdout; "
         "with --output, write jobwatch.rules.yaml and/or jobwatch.prometheusrule.yaml there.",
+        output="directory to write into",
     )
-    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
     p.add_argument(
         "--format",
         choices=rules.FORMATS,
@@ -46,33 +68,56 @@ def register(subparsers: Any) -> None:
         "PrometheusRule for the Prometheus Operator (default: prometheus on stdout, both with "
         "--output)",
     )
-    p.add_argument("--output", type=Path, metavar="DIR", help="directory to write into")
-    p.set_defaults(func=partial(run, _rules))
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not run `promtool check rules` on the result (it runs when promtool is on PATH)",
+    )
 
-    p = what.add_parser(
+    _command(
+        what,
         "dashboard",
+        _dashboard,
         help="Grafana dashboard JSON",
         description="Render the Grafana dashboard (stable uid from the config, variables for "
         "data source, namespace, CronJob and, when cluster_label is set, cluster).",
+        output="write here instead of stdout",
+        output_metavar="FILE",
     )
-    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
-    p.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
-    p.set_defaults(func=partial(run, _dashboard))
 
-    p = what.add_parser(
+    p = _command(
+        what,
         "alertmanager",
+        _alertmanager,
         help="example Alertmanager config and Slack/email notification templates",
         description="Render the example Alertmanager configuration (routes by severity, groups "
         "by namespace, cronjob and alertname, inhibits a Job's warnings while a critical alert "
         "for it fires) and its notification templates. Without --output, print the config; "
         "with --output, write alertmanager.yml and jobwatch.tmpl (which the config loads).",
+        output="directory to write both files into",
     )
-    p.add_argument("--config", type=Path, metavar="FILE", help=_CONFIG_HELP)
-    p.add_argument("--output", type=Path, metavar="DIR", help="directory to write both files into")
     p.add_argument(
         "--webhook-url", metavar="URL", help="override alertmanager.webhook_url from the config"
     )
-    p.set_defaults(func=partial(run, _alertmanager))
+
+    _command(
+        what,
+        "runbooks",
+        _runbooks,
+        help="the runbooks (Markdown) the alerts' runbook_url points to",
+        description="Render one Markdown runbook per alert, with the exporter's names and "
+        "ports and your config's selector, for hosting where runbook_url_pattern points "
+        "(e.g. a docs site or a wiki). Without --output, list the files it would write.",
+        output="directory to write <Alert>.md into",
+    )
+
+    p = what.add_parser(
+        "config",
+        help="print the default config, every knob with its comment",
+        description="Print the default rule-pack config (rules/config.yaml) with its comments: "
+        "copy the knobs you want to change into a file and pass it as --config.",
+    )
+    p.set_defaults(func=partial(run, _config))
 
     p = what.add_parser(
         "chart-values",
@@ -91,6 +136,8 @@ def _load(args: argparse.Namespace) -> Config:
 
 def _rules(args: argparse.Namespace) -> int:
     cfg = _load(args)
+    if not args.no_check and not check.check_groups(rules.groups(cfg)):
+        print("note: promtool not found; the rules were not checked", file=sys.stderr)
     if args.output is None:
         sys.stdout.write(rules.render_text(cfg, args.format or "prometheus"))
         return 0
@@ -117,6 +164,25 @@ def _alertmanager(args: argparse.Namespace) -> int:
         return 0
     path = alertmanager.write_alertmanager(args.output, cfg, webhook_url=args.webhook_url)
     print(f"wrote {path} and {path.with_name(alertmanager.TEMPLATE_FILE)}", file=sys.stderr)
+    return 0
+
+
+def _runbooks(args: argparse.Namespace) -> int:
+    books = runbooks.runbooks(_load(args))
+    if args.output is None:
+        for name in books:
+            print(f"{name}.md")
+        print("(pass --output DIR to write them)", file=sys.stderr)
+        return 0
+    args.output.mkdir(parents=True, exist_ok=True)
+    for name, text in books.items():
+        (args.output / f"{name}.md").write_text(text, encoding="utf-8")
+    print(f"wrote {len(books)} runbooks into {args.output}", file=sys.stderr)
+    return 0
+
+
+def _config(_args: argparse.Namespace) -> int:
+    sys.stdout.write(default_config_path().read_text(encoding="utf-8"))
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,28 @@ _DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)
 _UNIT_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1)
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _FREE_FORM = frozenset({"labels"})
+# Fields `runbook_url_pattern` may use.
+RUNBOOK_FIELDS = ("alert", "alert_lower")
+# Labels the rules compute or their tests check: `labels` may add labels, never replace these.
+CHECKED_LABELS = frozenset(
+    {
+        "severity",
+        "alertname",
+        "namespace",
+        "job_name",
+        "cronjob",
+        "container",
+        "cause",
+        "reason",
+        "kind",
+        "resource",
+        "instance",
+        "job",
+    }
+)
+_STRING = r'"(?:[^"\\]|\\.)*"' + r"|'(?:[^'\\]|\\.)*'" + r"|`[^`]*`"
+_MATCHER = rf"\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*(?:{_STRING})\s*"
+_MATCHERS = re.compile(rf"^{_MATCHER}(?:,{_MATCHER})*$")
 _DURATION_KNOBS = frozenset({"for", "resolve_after", "window", "max_duration"})
 
 __all__ = [
@@ -96,14 +119,50 @@ def _check_duration(value: str, where: str) -> None:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _check_runbook_pattern(pattern: str) -> None:
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None]
+    except ValueError as exc:
+        raise ConfigError(
+            f"runbook_url_pattern {pattern!r}: {exc} (write {{{{ }}}} for a brace)"
+        ) from None
+    known = ", ".join(f"{{{f}}}" for f in RUNBOOK_FIELDS)
+    for field in fields:
+        if field not in RUNBOOK_FIELDS:
+            raise ConfigError(
+                f"runbook_url_pattern {pattern!r} uses {{{field}}}; the fields are {known}"
+            )
+    if not fields:
+        raise ConfigError(f"runbook_url_pattern must contain {known}, got {pattern!r}")
+
+
+def _check_labels(labels: Mapping[str, Any], where: str, cluster_label: str) -> None:
+    checked = CHECKED_LABELS | ({cluster_label} if cluster_label else set())
+    for key in labels:
+        if not isinstance(key, str) or not _LABEL_NAME.match(key):
+            raise ConfigError(f"{where}: {key!r} is not a label name")
+        if key in checked:
+            hint = " (set alerts.<name>.severity instead)" if key == "severity" else ""
+            raise ConfigError(
+                f"{where}.{key} would override a label the rules compute{hint}; "
+                f"labels may only add: {', '.join(sorted(checked))} are taken"
+            )
+
+
 def _validate(cfg: Config) -> None:
     if cfg["cluster_label"] and not _LABEL_NAME.match(cfg["cluster_label"]):
         raise ConfigError(f"cluster_label {cfg['cluster_label']!r} is not a label name")
+    if not _MATCHERS.match(cfg["selector"]):
+        raise ConfigError(
+            f"selector {cfg['selector']!r} is not PromQL label matchers such as "
+            "'job=\"jobwatch\"' (quote each value; separate matchers with commas)"
+        )
     for key in ("include", "exclude"):
         _check_regex(cfg["namespaces"][key], f"namespaces.{key}")
-    if "{alert" not in cfg["runbook_url_pattern"]:
-        raise ConfigError("runbook_url_pattern must contain {alert} or {alert_lower}")
+    _check_runbook_pattern(cfg["runbook_url_pattern"])
+    _check_labels(cfg["labels"], "labels", cfg["cluster_label"])
     for name, alert in cfg["alerts"].items():
+        _check_labels(alert["labels"], f"alerts.{name}.labels", cfg["cluster_label"])
         for key, value in alert.items():
             if key in _DURATION_KNOBS or (key == "threshold" and isinstance(value, str)):
                 _check_duration(value, f"alerts.{name}.{key}")

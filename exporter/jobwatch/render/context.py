@@ -13,9 +13,14 @@ from typing import Any
 import jinja2
 
 from jobwatch import metrics, vocabulary
+from jobwatch.render import promql
 from jobwatch.render.config import Config, duration_seconds
 from jobwatch.render.errors import ConfigError, RenderError
 from jobwatch.render.symbolic import Knob
+from jobwatch.settings import DEFAULT_PORT
+
+# The Helm chart's name: its app.kubernetes.io/name label and the suffix of its resource names.
+CHART_NAME = "jobwatch"
 
 
 def alternation(values: Iterable[object]) -> str:
@@ -97,6 +102,11 @@ def context(cfg: Config) -> dict[str, Any]:
         "STALL_ADVICE": vocabulary.STALL_ADVICE,
         "cl": cl,
         "by": by,
+        "promql": promql,
+        # What the Helm chart's defaults deploy (the runbooks' commands find the exporter by them).
+        "chart_name": CHART_NAME,
+        "exporter_selector": f"app.kubernetes.io/name={CHART_NAME}",
+        "exporter_port": DEFAULT_PORT,
         # Exporter series (no namespace filter) and Job/CronJob series (namespace filter).
         "exporter_sel": selector,
         "sel": selector + namespace_matchers(cfg),

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from jobwatch.metrics import BY_KEY, Metric
+from jobwatch.render import promql
 from jobwatch.render.config import Config
-from jobwatch.render.context import alternation, namespace_matchers
+from jobwatch.render.context import namespace_matchers
+from jobwatch.render.symbolic import Knob
 from jobwatch.vocabulary import State
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -87,12 +90,24 @@ def _panel(
     return panel
 
 
-def _stat(title: str, description: str, x: int, expr: str) -> dict[str, Any]:
+def _timeseries(
+    title: str,
+    description: str,
+    grid: tuple[int, int, int, int],
+    unit: str,
+    *queries: tuple[str, str],
+) -> dict[str, Any]:
+    """A time series panel of (expr, legend) queries, refIds A, B, C... in order."""
+    targets = [_target(e, chr(ord("A") + i), legend) for i, (e, legend) in enumerate(queries)]
+    return _panel("timeseries", title, description, grid, targets, unit=unit)
+
+
+def _stat(title: str, description: str, x: int, expr: str, y: int) -> dict[str, Any]:
     return _panel(
         "stat",
         title,
         description,
-        (x, 0, 6, 4),
+        (x, y, 6, 4),
         [_target(f"{expr} or vector(0)", "A", title)],
         unit="none",
         options={
@@ -111,51 +126,88 @@ def _column(name: str, unit: str) -> dict[str, Any]:
     }
 
 
-def build(cfg: Config) -> dict[str, Any]:
-    """The dashboard as Grafana JSON (a dict): stable uid from the config, no numeric id."""
-    s = _selectors(cfg)
-    bj, bc, sel, exp = s.by_job, s.by_cron, s.job, s.exporter
-    state, stalled = _name("job_state"), _name("job_stalled_since_timestamp_seconds")
-    used, limit = _name("job_attempts_used"), _name("job_attempts_limit")
-    remaining = _name("job_attempts_remaining")
-    failed, running = State.FAILED, State.RUNNING
-    trouble_states = alternation([State.FAILED, State.STALLED])
-    last_attempt = (
-        f"max by ({bj}) ({remaining}{{{sel}}}) == 0"
-        f" and on ({bj}) max by ({bj}) ({used}{{{sel}}}) > 0"
-        f' and on ({bj}) max by ({bj}) ({state}{{{sel},state="{running}"}})'
-    )
-    # Jobs in trouble: failed, stalled (or blocked by a stall reason), or on their last attempt.
-    trouble = (
-        f"max by ({bj}, cronjob, state, reason) ("
-        f'{state}{{{sel},state=~"{trouble_states}"}}'
-        f" or ({state}{{{sel}}} and on ({bj}) {stalled}{{{sel}}})"
-        f" or ({state}{{{sel}}} and on ({bj}) ({last_attempt}))"
-        ")"
+def _table(
+    title: str,
+    description: str,
+    grid: tuple[int, int, int, int],
+    targets: list[dict[str, Any]],
+    columns: dict[str, tuple[str, str]],
+    *,
+    hidden: str,
+    overrides: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A table merging instant queries into one row per series: `columns` names and units each
+    query's value by refId; the value of `hidden` (a query that only brings labels) is dropped."""
+    return _panel(
+        "table",
+        title,
+        description,
+        grid,
+        targets,
+        unit="none",
+        transformations=[
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {"Time": True, f"Value #{hidden}": True},
+                    "renameByName": {f"Value #{ref}": name for ref, (name, _) in columns.items()},
+                },
+            },
+        ],
+        overrides=[_column(name, unit) for name, unit in columns.values()] + (overrides or []),
+        **extra,
     )
 
-    def in_trouble(expr: str) -> str:
-        return f"{expr} and on ({bj}) {trouble}"
 
-    stats = [
+def _row(title: str, y: int) -> dict[str, Any]:
+    return {
+        "type": "row",
+        "title": title,
+        "collapsed": False,
+        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+        "panels": [],
+    }
+
+
+def _runbook(cfg: Config, alert: str) -> str:
+    """The alert's runbook URL; in the Helm chart's render, the Helm expression that makes it."""
+    pattern = cfg["runbook_url_pattern"]
+    if isinstance(pattern, Knob):
+        return pattern.session.knob(
+            f'{pattern.expr} | replace "{{alert}}" "{alert}" '
+            f'| replace "{{alert_lower}}" "{alert.lower()}"'
+        )
+    url: str = pattern.format(alert=alert, alert_lower=alert.lower())
+    return url
+
+
+def _overview(s: _Selectors, y: int) -> list[dict[str, Any]]:
+    bj, sel = s.by_job, s.job
+    state, failed = _name("job_state"), State.FAILED
+    return [
         _stat(
             "Failed Jobs",
             "Jobs whose state is failed now (they stay until deleted or garbage-collected).",
             0,
             f'count(max by ({bj}) ({state}{{{sel},state="{failed}"}}))',
+            y,
         ),
         _stat(
             "Stalled Jobs",
             "Jobs blocked by something that never counts as a failure (image pull, config "
             "error, unschedulable, init, sidecar, no pods).",
             6,
-            f"count(max by ({bj}) ({stalled}{{{sel}}}))",
+            f"count(max by ({bj}) ({_name('job_stalled_since_timestamp_seconds')}{{{sel}}}))",
+            y,
         ),
         _stat(
             "Jobs on their last attempt",
             "Running Jobs whose next counted failure fails them with BackoffLimitExceeded.",
             12,
-            f"count({last_attempt})",
+            f"count({promql.last_attempt(sel, bj)})",
+            y,
         ),
         _stat(
             "Jobs with hidden failures (24h)",
@@ -163,10 +215,30 @@ def build(cfg: Config) -> dict[str, Any]:
             18,
             f"count(max by ({bj}) ({_name('job_hidden_failures')}{{{sel}}}) > 0"
             f" and on ({bj}) (time() - max by ({bj}) ({_name('job_finish_timestamp_seconds')}{{{sel}}}) < 86400))",
+            y,
         ),
     ]
 
-    table_columns = {
+
+def _status_link(cfg: Config) -> dict[str, Any]:
+    """From a row of the table to that Job on the exporter's status page."""
+    base = cfg["dashboard"]["status_page_url"].rstrip("/")
+    return {
+        "title": "${__data.fields.namespace}/${__data.fields.job_name} on the jobwatch status page",
+        "url": f"{base}/?namespace=${{__data.fields.namespace}}&job=${{__data.fields.job_name}}",
+        "targetBlank": True,
+    }
+
+
+def _trouble(cfg: Config, s: _Selectors, y: int) -> list[dict[str, Any]]:
+    bj, sel = s.by_job, s.job
+    trouble = promql.in_trouble(sel, bj)
+
+    def in_trouble(expr: str) -> str:
+        return f"{expr} and on ({bj}) {trouble}"
+
+    stalled = _name("job_stalled_since_timestamp_seconds")
+    columns = {
         "B": ("attempts used", "none"),
         "C": ("attempts limit", "none"),
         "D": ("attempts remaining", "none"),
@@ -174,251 +246,232 @@ def build(cfg: Config) -> dict[str, Any]:
         "F": ("stalled for", "s"),
         "G": ("next retry in", "s"),
     }
-    trouble_table = _panel(
-        "table",
-        "Jobs in trouble",
-        "Failed, stalled and last-attempt Jobs, with their attempts, last exit code and cause, "
-        "the stall reason and its age, and when the Job controller may create the next pod.",
-        (0, 4, 24, 10),
-        [
-            _target(trouble, "A", table=True),
-            _target(in_trouble(f"max by ({bj}) ({used}{{{sel}}})"), "B", table=True),
-            _target(in_trouble(f"max by ({bj}) ({limit}{{{sel}}})"), "C", table=True),
-            _target(in_trouble(f"max by ({bj}) ({remaining}{{{sel}}})"), "D", table=True),
-            _target(
-                in_trouble(
-                    f"max by ({bj}, container, cause) ({_name('job_last_exit_code')}{{{sel}}})"
-                ),
-                "E",
-                table=True,
-            ),
-            _target(
-                f"time() - max by ({bj}, stall_reason) (label_replace({stalled}{{{sel}}},"
-                ' "stall_reason", "$1", "reason", "(.*)"))',
-                "F",
-                table=True,
-            ),
-            _target(
-                in_trouble(
-                    f"max by ({bj}) ({_name('job_next_retry_timestamp_seconds')}{{{sel}}}) - time()"
-                ),
-                "G",
-                table=True,
-            ),
-        ],
-        unit="none",
-        transformations=[
-            {"id": "merge", "options": {}},
-            {
-                "id": "organize",
-                "options": {
-                    "excludeByName": {"Time": True, "Value #A": True},
-                    "renameByName": {
-                        f"Value #{ref}": name for ref, (name, _) in table_columns.items()
-                    },
-                },
-            },
-        ],
-        overrides=[_column(name, unit) for name, unit in table_columns.values()],
-    )
+    exprs = {
+        "A": trouble,
+        "B": in_trouble(f"max by ({bj}) ({_name('job_attempts_used')}{{{sel}}})"),
+        "C": in_trouble(f"max by ({bj}) ({_name('job_attempts_limit')}{{{sel}}})"),
+        "D": in_trouble(f"max by ({bj}) ({_name('job_attempts_remaining')}{{{sel}}})"),
+        "E": in_trouble(
+            f"max by ({bj}, container, cause) ({_name('job_last_exit_code')}{{{sel}}})"
+        ),
+        "F": f"time() - max by ({bj}, stall_reason) (label_replace({stalled}{{{sel}}},"
+        ' "stall_reason", "$1", "reason", "(.*)"))',
+        "G": in_trouble(
+            f"max by ({bj}) ({_name('job_next_retry_timestamp_seconds')}{{{sel}}}) - time()"
+        ),
+    }
+    runbooks = ["JobCannotStart", "JobBackoffLimitExceeded", "JobLastAttempt", "JobStalled"]
+    return [
+        _table(
+            "Jobs in trouble",
+            "Failed, stalled, last-attempt and cannot-start Jobs, with their attempts, last exit "
+            "code and cause, the stall reason and its age, and when the Job controller may create "
+            "the next pod. A Job's name opens it on the jobwatch status page (advice and kubectl "
+            "commands); the panel links open the runbooks.",
+            (0, y, 24, 10),
+            [_target(e, ref, table=True) for ref, e in exprs.items()],
+            columns,
+            hidden="A",
+            overrides=[
+                {
+                    "matcher": {"id": "byName", "options": "job_name"},
+                    "properties": [{"id": "links", "value": [_status_link(cfg)]}],
+                }
+            ],
+            links=[
+                {"title": f"Runbook: {alert}", "url": _runbook(cfg, alert), "targetBlank": True}
+                for alert in runbooks
+            ],
+        )
+    ]
 
-    failures = _name("job_failures_total")
-    container_failures = _name("container_failures_total")
-    over_time = [
-        _panel(
-            "timeseries",
+
+def _history(s: _Selectors, y: int) -> list[dict[str, Any]]:
+    bj, sel = s.by_job, s.job
+    failures, containers = _name("job_failures_total"), _name("container_failures_total")
+    return [
+        _timeseries(
             "Job failures by reason",
             "Jobs that reached a failed state, by Job condition reason.",
-            (0, 14, 12, 8),
-            [
-                _target(
-                    f"sum by (reason) (increase({failures}{{{sel}}}[$__rate_interval]))",
-                    "A",
-                    "{{reason}}",
-                )
-            ],
-            unit="short",
+            (0, y, 12, 8),
+            "short",
+            (f"sum by (reason) (increase({failures}{{{sel}}}[$__rate_interval]))", "{{reason}}"),
         ),
-        _panel(
-            "timeseries",
+        _timeseries(
             "Container failures by cause",
             "Failed container terminations in Job pods, by what the exit code and reason mean.",
-            (12, 14, 12, 8),
+            (12, y, 12, 8),
+            "short",
+            (f"sum by (cause) (increase({containers}{{{sel}}}[$__rate_interval]))", "{{cause}}"),
+        ),
+        _panel(
+            "bargauge",
+            "Last exit code of failing Jobs",
+            "How many Jobs' most recent failed container exited with each code, and its cause.",
+            (0, y + 8, 24, 8),
             [
                 _target(
-                    f"sum by (cause) (increase({container_failures}{{{sel}}}[$__rate_interval]))",
+                    f'count_values by (cause) ("exit_code", max by ({bj}, cause) '
+                    f'({_name("job_last_exit_code")}{{{sel},cause!="success"}}))',
                     "A",
-                    "{{cause}}",
+                    "{{exit_code}} {{cause}}",
                 )
             ],
-            unit="short",
+            unit="none",
+            options={
+                "displayMode": "basic",
+                "orientation": "horizontal",
+                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            },
         ),
     ]
 
-    exit_codes = _panel(
-        "bargauge",
-        "Last exit code of failing Jobs",
-        "How many Jobs' most recent failed container exited with each code, and its cause.",
-        (0, 22, 12, 8),
-        [
-            _target(
-                f'count_values by (cause) ("exit_code", max by ({bj}, cause) '
-                f'({_name("job_last_exit_code")}{{{sel},cause!="success"}}))',
-                "A",
-                "{{exit_code}} {{cause}}",
-            )
-        ],
-        unit="none",
-        options={
-            "displayMode": "basic",
-            "orientation": "horizontal",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        },
-    )
 
-    cron_columns = {
+def _cronjobs(s: _Selectors, y: int) -> list[dict[str, Any]]:
+    bc, sel = s.by_cron, s.job
+    columns = {
         "A": ("last success age", "s"),
         "B": ("consecutive failures", "none"),
         "C": ("watched for", "s"),
     }
-    cronjobs = _panel(
-        "table",
-        "CronJob health",
-        "Per CronJob: time since its last successful run (empty if it never succeeded), "
-        "failed runs since then, and its last run's state.",
-        (12, 22, 12, 8),
-        [
-            _target(
-                f"time() - max by ({bc}) ({_name('cronjob_last_success_timestamp_seconds')}{{{sel}}})",
-                "A",
-                table=True,
-            ),
-            _target(
-                f"max by ({bc}) ({_name('cronjob_consecutive_failures')}{{{sel}}})", "B", table=True
-            ),
-            _target(
-                f"time() - max by ({bc}) ({_name('cronjob_first_seen_timestamp_seconds')}{{{sel}}})",
-                "C",
-                table=True,
-            ),
-            _target(
-                f"max by ({bc}, state, reason) ({_name('cronjob_last_run_state')}{{{sel}}})",
-                "D",
-                table=True,
-            ),
-        ],
-        unit="none",
-        transformations=[
-            {"id": "merge", "options": {}},
-            {
-                "id": "organize",
-                "options": {
-                    "excludeByName": {"Time": True, "Value #D": True},
-                    "renameByName": {
-                        f"Value #{ref}": name for ref, (name, _) in cron_columns.items()
-                    },
-                },
-            },
-        ],
-        overrides=[_column(name, unit) for name, unit in cron_columns.values()],
-    )
+    return [
+        _table(
+            "CronJob health",
+            "Per CronJob: time since its last successful run (empty if it never succeeded), "
+            "failed runs since then, and its last run's state.",
+            (0, y, 24, 8),
+            [
+                _target(
+                    f"time() - max by ({bc}) ({_name('cronjob_last_success_timestamp_seconds')}{{{sel}}})",
+                    "A",
+                    table=True,
+                ),
+                _target(
+                    f"max by ({bc}) ({_name('cronjob_consecutive_failures')}{{{sel}}})",
+                    "B",
+                    table=True,
+                ),
+                _target(
+                    f"time() - max by ({bc}) ({_name('cronjob_first_seen_timestamp_seconds')}{{{sel}}})",
+                    "C",
+                    table=True,
+                ),
+                _target(
+                    f"max by ({bc}, state, reason) ({_name('cronjob_last_run_state')}{{{sel}}})",
+                    "D",
+                    table=True,
+                ),
+            ],
+            columns,
+            hidden="D",
+        )
+    ]
 
-    exporter = [
-        _panel(
-            "timeseries",
+
+def _exporter(s: _Selectors, y: int) -> list[dict[str, Any]]:
+    """One unit per panel: seconds, requests/s, events/s, a 0/1 state, a count, a duration."""
+    exp = s.exporter
+    render = _name("exporter_render_seconds")
+    return [
+        _timeseries(
             "Exporter: time since last watch event",
             "Seconds since the last watch event or bookmark per resource; bookmarks arrive "
-            "about every minute, so a rising line is a broken watch. 'up' is the scrape.",
-            (0, 30, 6, 8),
-            [
-                _target(
-                    f"time() - max by (instance, resource) ({_name('exporter_last_event_timestamp_seconds')}{{{exp}}})",
-                    "A",
-                    "{{instance}} {{resource}}",
-                )
-            ],
-            unit="s",
+            "about every minute, so a rising line is a broken watch.",
+            (0, y, 8, 8),
+            "s",
+            (
+                f"time() - max by (instance, resource) ({_name('exporter_last_event_timestamp_seconds')}{{{exp}}})",
+                "{{instance}} {{resource}}",
+            ),
         ),
-        _panel(
-            "timeseries",
+        _timeseries(
             "Exporter: API requests",
             "Kubernetes list/watch requests per second by outcome, and relists after 410 Expired.",
-            (6, 30, 6, 8),
-            [
-                _target(
-                    f"sum by (resource, verb, result) (rate({_name('exporter_api_requests_total')}{{{exp}}}[$__rate_interval]))",
-                    "A",
-                    "{{resource}} {{verb}} {{result}}",
-                ),
-                _target(
-                    f"sum by (resource) (rate({_name('exporter_relists_total')}{{{exp}}}[$__rate_interval]))",
-                    "B",
-                    "relist {{resource}}",
-                ),
-            ],
-            unit="reqps",
+            (8, y, 8, 8),
+            "reqps",
+            (
+                f"sum by (resource, verb, result) (rate({_name('exporter_api_requests_total')}{{{exp}}}[$__rate_interval]))",
+                "{{resource}} {{verb}} {{result}}",
+            ),
+            (
+                f"sum by (resource) (rate({_name('exporter_relists_total')}{{{exp}}}[$__rate_interval]))",
+                "relist {{resource}}",
+            ),
         ),
-        _panel(
-            "timeseries",
+        _timeseries(
             "Exporter: watch events and parse errors",
             "Watch events per second by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK), "
             "and objects skipped because they could not be parsed.",
-            (12, 30, 6, 8),
-            [
-                _target(
-                    f"sum by (resource, type) (rate({_name('exporter_events_total')}{{{exp}}}[$__rate_interval]))",
-                    "A",
-                    "{{resource}} {{type}}",
-                ),
-                _target(
-                    f"sum by (resource) (rate({_name('exporter_parse_errors_total')}{{{exp}}}[$__rate_interval]))",
-                    "B",
-                    "parse errors {{resource}}",
-                ),
-            ],
-            unit="ops",
+            (16, y, 8, 8),
+            "ops",
+            (
+                f"sum by (resource, type) (rate({_name('exporter_events_total')}{{{exp}}}[$__rate_interval]))",
+                "{{resource}} {{type}}",
+            ),
+            (
+                f"sum by (resource) (rate({_name('exporter_parse_errors_total')}{{{exp}}}[$__rate_interval]))",
+                "parse errors {{resource}}",
+            ),
         ),
-        _panel(
-            "timeseries",
-            "Exporter: up, synced, tracked objects and render time",
-            "1 while Prometheus scrapes jobwatch and each resource's initial list completed; "
-            "objects held in the store; average time to re-render a Job's exposition (seconds).",
-            (18, 30, 6, 8),
-            [
-                _target(f"min by (instance) (up{{{exp}}})", "A", "up {{instance}}"),
-                _target(
-                    f"min by (instance, resource) ({_name('exporter_synced')}{{{exp}}})",
-                    "B",
-                    "synced {{instance}} {{resource}}",
-                ),
-                _target(
-                    f"sum by (instance, resource) ({_name('exporter_tracked_objects')}{{{exp}}})",
-                    "D",
-                    "tracked {{instance}} {{resource}}",
-                ),
-                _target(
-                    f"sum by (instance) (rate({_name('exporter_render_seconds')}_sum{{{exp}}}[$__rate_interval]))"
-                    f" / sum by (instance) (rate({_name('exporter_render_seconds')}_count{{{exp}}}[$__rate_interval]))",
-                    "C",
-                    "render {{instance}}",
-                ),
-            ],
-            unit="none",
-            overrides=[
-                {
-                    "matcher": {"id": "byFrameRefID", "options": "C"},
-                    "properties": [{"id": "unit", "value": "s"}],
-                }
-            ],
+        _timeseries(
+            "Exporter: up and synced",
+            "1 while Prometheus scrapes jobwatch ('up') and while each resource's initial list "
+            "has completed (synced).",
+            (0, y + 8, 8, 8),
+            "bool",
+            (f"min by (instance) (up{{{exp}}})", "up {{instance}}"),
+            (
+                f"min by (instance, resource) ({_name('exporter_synced')}{{{exp}}})",
+                "synced {{instance}} {{resource}}",
+            ),
+        ),
+        _timeseries(
+            "Exporter: tracked objects",
+            "Jobs, pods and CronJobs held in the exporter's store.",
+            (8, y + 8, 8, 8),
+            "short",
+            (
+                f"sum by (instance, resource) ({_name('exporter_tracked_objects')}{{{exp}}})",
+                "{{instance}} {{resource}}",
+            ),
+        ),
+        _timeseries(
+            "Exporter: render time",
+            "Average time to re-analyse and re-render one Job's exposition.",
+            (16, y + 8, 8, 8),
+            "s",
+            (
+                f"sum by (instance) (rate({render}_sum{{{exp}}}[$__rate_interval]))"
+                f" / sum by (instance) (rate({render}_count{{{exp}}}[$__rate_interval]))",
+                "{{instance}}",
+            ),
         ),
     ]
 
+
+def build(cfg: Config) -> dict[str, Any]:
+    """The dashboard as Grafana JSON (a dict): stable uid from the config, no numeric id; one
+    row per question (kubernetes-mixin style), UTC, tags, links to the runbooks."""
+    s = _selectors(cfg)
+    rows: list[tuple[str, Callable[[int], list[dict[str, Any]]], int]] = [
+        ("Overview", lambda y: _overview(s, y), 4),
+        ("Jobs", lambda y: _trouble(cfg, s, y), 10),
+        ("Failures over time", lambda y: _history(s, y), 16),
+        ("CronJobs", lambda y: _cronjobs(s, y), 8),
+        ("Exporter", lambda y: _exporter(s, y), 16),
+    ]
+    panels: list[dict[str, Any]] = []
+    y = 0
+    for title, make, height in rows:
+        panels.append(_row(title, y))
+        panels.extend(make(y + 1))
+        y += 1 + height
     return {
         "uid": cfg["dashboard"]["uid"],
         "title": cfg["dashboard"]["title"],
         "description": "Why Kubernetes Jobs and CronJobs fail, stall or hide failures (jobwatch).",
-        "tags": ["jobwatch", "kubernetes", "jobs"],
-        "timezone": "browser",
+        "tags": ["jobwatch", "kubernetes", "kubernetes-mixin", "jobs"],
+        "timezone": "utc",
         "editable": True,
         "graphTooltip": 1,
         "time": {"from": cfg["dashboard"]["time_from"], "to": "now"},
@@ -426,8 +479,23 @@ def build(cfg: Config) -> dict[str, Any]:
         "schemaVersion": 39,
         "templating": {"list": _variables(cfg)},
         "annotations": {"list": []},
-        "links": [],
-        "panels": [*stats, trouble_table, *over_time, exit_codes, cronjobs, *exporter],
+        "links": [
+            {
+                "title": "jobwatch status page",
+                "type": "link",
+                "url": cfg["dashboard"]["status_page_url"],
+                "targetBlank": True,
+                "tooltip": "Jobs in trouble with advice and kubectl commands, live",
+            },
+            {
+                "title": "Runbook: Jobs in trouble",
+                "type": "link",
+                "url": _runbook(cfg, "JobFailed"),
+                "targetBlank": True,
+                "tooltip": "What the jobwatch Job alerts mean and what to do (links to the others)",
+            },
+        ],
+        "panels": panels,
     }
 
 
@@ -511,7 +579,7 @@ def panel_queries(cfg: Config, *, substituted: bool = True) -> list[PanelQuery]:
             substitute(target["expr"]) if substituted else target["expr"],
         )
         for panel in build(cfg)["panels"]
-        for target in panel["targets"]
+        for target in panel.get("targets", [])
     ]
 
 

@@ -91,6 +91,7 @@ def symbolic_config(cfg: Config, session: Session, *, cluster: bool) -> Config:
         key: session.knob(_value(CHART_VALUES[f"namespaces.{key}"])) for key in cfg["namespaces"]
     }
     out["dashboard"]["datasource"] = session.knob(_value(CHART_VALUES["dashboard.datasource"]))
+    out["runbook_url_pattern"] = session.knob(_value(CHART_VALUES["runbook_url_pattern"]))
     out["alerts"] = {
         name: {key: _alert_knob(session, name, key) for key in knobs}
         for name, knobs in cfg["alerts"].items()

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from jobwatch.render.config import Config
 from jobwatch.render.context import context, environment, render
-from jobwatch.render.paths import repo_root
-
-TEMPLATES = repo_root() / "rules" / "runbooks" / "templates"
+from jobwatch.render.paths import data_root
 
 
 def runbooks(cfg: Config) -> dict[str, str]:
-    """Alert name → runbook Markdown."""
-    env = environment(TEMPLATES)
+    """Alert name → runbook Markdown (from the wheel's copy of the templates when installed)."""
+    templates = data_root() / "rules" / "runbooks" / "templates"
+    env = environment(templates)
     ctx = context(cfg)
     out = {}
-    for path in sorted(TEMPLATES.glob("*.md.j2")):
+    for path in sorted(templates.glob("*.md.j2")):
         name = path.name.removesuffix(".md.j2")
         header = (
             f"<!-- Generated from rules/runbooks/templates/{path.name} by `make generate`; "

@@ -23,6 +23,10 @@ class RenderCache:
         self._heads: dict[bool, tuple[int, bytes]] = {}
         self._bodies: dict[bool, tuple[int, tuple[bytes, ...], bytes]] = {}
 
+    @property
+    def generation(self) -> int:
+        return self._generation
+
     def has_job(self, uid: str) -> bool:
         return uid in self._jobs
 

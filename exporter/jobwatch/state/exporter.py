@@ -122,6 +122,12 @@ class ExporterState:
         self._refresh()
         return self.cronjobs.statuses()
 
+    def generation(self) -> int:
+        """Analyse what changed, then a number that changes whenever a report, a CronJob status
+        or the set of Jobs does (the status page caches what it derives from `reports()`)."""
+        self._refresh()
+        return self.cache.generation
+
     def refresh_step(self, budget: int = REFRESH_STEP) -> bool:
         """Analyse at most `budget` changed Jobs; True once none is left. The server and the
         resync loop call this between awaits, so a big backlog (the first scrape of a large

@@ -8,9 +8,10 @@
   "tags": [
     "jobwatch",
     "kubernetes",
+    "kubernetes-mixin",
     "jobs"
   ],
-  "timezone": "browser",
+  "timezone": "utc",
   "editable": true,
   "graphTooltip": 1,
   "time": {
@@ -118,8 +119,35 @@
   "annotations": {
     "list": []
   },
-  "links": [],
+  "links": [
+    {
+      "title": "jobwatch status page",
+      "type": "link",
+      "url": "http://localhost:9816",
+      "targetBlank": true,
+      "tooltip": "Jobs in trouble with advice and kubectl commands, live"
+    },
+    {
+      "title": "Runbook: Jobs in trouble",
+      "type": "link",
+      "url": "{{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobFailed" | replace "{alert_lower}" "jobfailed" | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}",
+      "targetBlank": true,
+      "tooltip": "What the jobwatch Job alerts mean and what to do (links to the others)"
+    }
+  ],
   "panels": [
+    {
+      "type": "row",
+      "title": "Overview",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 0
+      },
+      "panels": []
+    },
     {
       "type": "stat",
       "title": "Failed Jobs",
@@ -132,7 +160,7 @@
         "h": 4,
         "w": 6,
         "x": 0,
-        "y": 0
+        "y": 1
       },
       "targets": [
         {
@@ -176,7 +204,7 @@
         "h": 4,
         "w": 6,
         "x": 6,
-        "y": 0
+        "y": 1
       },
       "targets": [
         {
@@ -220,7 +248,7 @@
         "h": 4,
         "w": 6,
         "x": 12,
-        "y": 0
+        "y": 1
       },
       "targets": [
         {
@@ -264,7 +292,7 @@
         "h": 4,
         "w": 6,
         "x": 18,
-        "y": 0
+        "y": 1
       },
       "targets": [
         {
@@ -297,9 +325,21 @@
       }
     },
     {
+      "type": "row",
+      "title": "Jobs",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 5
+      },
+      "panels": []
+    },
+    {
       "type": "table",
       "title": "Jobs in trouble",
-      "description": "Failed, stalled and last-attempt Jobs, with their attempts, last exit code and cause, the stall reason and its age, and when the Job controller may create the next pod.",
+      "description": "Failed, stalled, last-attempt and cannot-start Jobs, with their attempts, last exit code and cause, the stall reason and its age, and when the Job controller may create the next pod. A Job's name opens it on the jobwatch status page (advice and kubectl commands); the panel links open the runbooks.",
       "datasource": {
         "type": "prometheus",
         "uid": "${datasource}"
@@ -308,7 +348,7 @@
         "h": 10,
         "w": 24,
         "x": 0,
-        "y": 4
+        "y": 6
       },
       "targets": [
         {
@@ -316,7 +356,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "A",
           "format": "table",
           "instant": true,
@@ -327,7 +367,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "B",
           "format": "table",
           "instant": true,
@@ -338,7 +378,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_limit{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_limit{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "C",
           "format": "table",
           "instant": true,
@@ -349,7 +389,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "D",
           "format": "table",
           "instant": true,
@@ -360,7 +400,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, container, cause) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, container, cause) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "E",
           "format": "table",
           "instant": true,
@@ -382,7 +422,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_next_retry_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) - time() and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_next_retry_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) - time() and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) max by ({{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}, namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\",namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "G",
           "format": "table",
           "instant": true,
@@ -465,6 +505,24 @@
                 "value": "s"
               }
             ]
+          },
+          {
+            "matcher": {
+              "id": "byName",
+              "options": "job_name"
+            },
+            "properties": [
+              {
+                "id": "links",
+                "value": [
+                  {
+                    "title": "${__data.fields.namespace}/${__data.fields.job_name} on the jobwatch status page",
+                    "url": "http://localhost:9816/?namespace=${__data.fields.namespace}&job=${__data.fields.job_name}",
+                    "targetBlank": true
+                  }
+                ]
+              }
+            ]
           }
         ]
       },
@@ -490,7 +548,41 @@
             }
           }
         }
+      ],
+      "links": [
+        {
+          "title": "Runbook: JobCannotStart",
+          "url": "{{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobCannotStart" | replace "{alert_lower}" "jobcannotstart" | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}",
+          "targetBlank": true
+        },
+        {
+          "title": "Runbook: JobBackoffLimitExceeded",
+          "url": "{{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobBackoffLimitExceeded" | replace "{alert_lower}" "jobbackofflimitexceeded" | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}",
+          "targetBlank": true
+        },
+        {
+          "title": "Runbook: JobLastAttempt",
+          "url": "{{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobLastAttempt" | replace "{alert_lower}" "joblastattempt" | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}",
+          "targetBlank": true
+        },
+        {
+          "title": "Runbook: JobStalled",
+          "url": "{{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobStalled" | replace "{alert_lower}" "jobstalled" | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}",
+          "targetBlank": true
+        }
       ]
+    },
+    {
+      "type": "row",
+      "title": "Failures over time",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 16
+      },
+      "panels": []
     },
     {
       "type": "timeseries",
@@ -504,7 +596,7 @@
         "h": 8,
         "w": 12,
         "x": 0,
-        "y": 14
+        "y": 17
       },
       "targets": [
         {
@@ -537,7 +629,7 @@
         "h": 8,
         "w": 12,
         "x": 12,
-        "y": 14
+        "y": 17
       },
       "targets": [
         {
@@ -568,9 +660,9 @@
       },
       "gridPos": {
         "h": 8,
-        "w": 12,
+        "w": 24,
         "x": 0,
-        "y": 22
+        "y": 25
       },
       "targets": [
         {
@@ -603,6 +695,18 @@
       }
     },
     {
+      "type": "row",
+      "title": "CronJobs",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 33
+      },
+      "panels": []
+    },
+    {
       "type": "table",
       "title": "CronJob health",
       "description": "Per CronJob: time since its last successful run (empty if it never succeeded), failed runs since then, and its last run's state.",
@@ -612,9 +716,9 @@
       },
       "gridPos": {
         "h": 8,
-        "w": 12,
-        "x": 12,
-        "y": 22
+        "w": 24,
+        "x": 0,
+        "y": 34
       },
       "targets": [
         {
@@ -727,18 +831,30 @@
       ]
     },
     {
+      "type": "row",
+      "title": "Exporter",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 42
+      },
+      "panels": []
+    },
+    {
       "type": "timeseries",
       "title": "Exporter: time since last watch event",
-      "description": "Seconds since the last watch event or bookmark per resource; bookmarks arrive about every minute, so a rising line is a broken watch. 'up' is the scrape.",
+      "description": "Seconds since the last watch event or bookmark per resource; bookmarks arrive about every minute, so a rising line is a broken watch.",
       "datasource": {
         "type": "prometheus",
         "uid": "${datasource}"
       },
       "gridPos": {
         "h": 8,
-        "w": 6,
+        "w": 8,
         "x": 0,
-        "y": 30
+        "y": 43
       },
       "targets": [
         {
@@ -769,9 +885,9 @@
       },
       "gridPos": {
         "h": 8,
-        "w": 6,
-        "x": 6,
-        "y": 30
+        "w": 8,
+        "x": 8,
+        "y": 43
       },
       "targets": [
         {
@@ -812,9 +928,9 @@
       },
       "gridPos": {
         "h": 8,
-        "w": 6,
-        "x": 12,
-        "y": 30
+        "w": 8,
+        "x": 16,
+        "y": 43
       },
       "targets": [
         {
@@ -847,17 +963,17 @@
     },
     {
       "type": "timeseries",
-      "title": "Exporter: up, synced, tracked objects and render time",
-      "description": "1 while Prometheus scrapes jobwatch and each resource's initial list completed; objects held in the store; average time to re-render a Job's exposition (seconds).",
+      "title": "Exporter: up and synced",
+      "description": "1 while Prometheus scrapes jobwatch ('up') and while each resource's initial list has completed (synced).",
       "datasource": {
         "type": "prometheus",
         "uid": "${datasource}"
       },
       "gridPos": {
         "h": 8,
-        "w": 6,
-        "x": 18,
-        "y": 30
+        "w": 8,
+        "x": 0,
+        "y": 51
       },
       "targets": [
         {
@@ -879,46 +995,79 @@
           "refId": "B",
           "legendFormat": "synced {{ "{{" }}instance{{ "}}" }} {{ "{{" }}resource{{ "}}" }}",
           "range": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "bool"
         },
+        "overrides": []
+      }
+    },
+    {
+      "type": "timeseries",
+      "title": "Exporter: tracked objects",
+      "description": "Jobs, pods and CronJobs held in the exporter's store.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 8,
+        "x": 8,
+        "y": 51
+      },
+      "targets": [
         {
           "datasource": {
             "type": "prometheus",
             "uid": "${datasource}"
           },
           "expr": "sum by (instance, resource) (jobwatch_exporter_tracked_objects{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\"})",
-          "refId": "D",
-          "legendFormat": "tracked {{ "{{" }}instance{{ "}}" }} {{ "{{" }}resource{{ "}}" }}",
+          "refId": "A",
+          "legendFormat": "{{ "{{" }}instance{{ "}}" }} {{ "{{" }}resource{{ "}}" }}",
           "range": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
         },
+        "overrides": []
+      }
+    },
+    {
+      "type": "timeseries",
+      "title": "Exporter: render time",
+      "description": "Average time to re-analyse and re-render one Job's exposition.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 8,
+        "x": 16,
+        "y": 51
+      },
+      "targets": [
         {
           "datasource": {
             "type": "prometheus",
             "uid": "${datasource}"
           },
           "expr": "sum by (instance) (rate(jobwatch_exporter_render_seconds_sum{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\"}[$__rate_interval])) / sum by (instance) (rate(jobwatch_exporter_render_seconds_count{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\"}[$__rate_interval]))",
-          "refId": "C",
-          "legendFormat": "render {{ "{{" }}instance{{ "}}" }}",
+          "refId": "A",
+          "legendFormat": "{{ "{{" }}instance{{ "}}" }}",
           "range": true
         }
       ],
       "fieldConfig": {
         "defaults": {
-          "unit": "none"
+          "unit": "s"
         },
-        "overrides": [
-          {
-            "matcher": {
-              "id": "byFrameRefID",
-              "options": "C"
-            },
-            "properties": [
-              {
-                "id": "unit",
-                "value": "s"
-              }
-            ]
-          }
-        ]
+        "overrides": []
       }
     }
   ]
@@ -931,9 +1080,10 @@
   "tags": [
     "jobwatch",
     "kubernetes",
+    "kubernetes-mixin",
     "jobs"
   ],
-  "timezone": "browser",
+  "timezone": "utc",
   "editable": true,
   "graphTooltip": 1,
   "time": {
@@ -1014,8 +1164,35 @@
   "annotations": {
     "list": []
   },
-  "links": [],
+  "links": [
+    {
+      "title": "jobwatch status page",
+      "type": "link",
+      "url": "http://localhost:9816",
+      "targetBlank": true,
+      "tooltip": "Jobs in trouble with advice and kubectl commands, live"
+    },
+    {
+      "title": "Runbook: Jobs in trouble",
+      "type": "link",
+      "url": "{{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobFailed" | replace "{alert_lower}" "jobfailed" | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}",
+      "targetBlank": true,
+      "tooltip": "What the jobwatch Job alerts mean and what to do (links to the others)"
+    }
+  ],
   "panels": [
+    {
+      "type": "row",
+      "title": "Overview",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 0
+      },
+      "panels": []
+    },
     {
       "type": "stat",
       "title": "Failed Jobs",
@@ -1028,7 +1205,7 @@
         "h": 4,
         "w": 6,
         "x": 0,
-        "y": 0
+        "y": 1
       },
       "targets": [
         {
@@ -1072,7 +1249,7 @@
         "h": 4,
         "w": 6,
         "x": 6,
-        "y": 0
+        "y": 1
       },
       "targets": [
         {
@@ -1116,7 +1293,7 @@
         "h": 4,
         "w": 6,
         "x": 12,
-        "y": 0
+        "y": 1
       },
       "targets": [
         {
@@ -1160,7 +1337,7 @@
         "h": 4,
         "w": 6,
         "x": 18,
-        "y": 0
+        "y": 1
       },
       "targets": [
         {
@@ -1193,9 +1370,21 @@
       }
     },
     {
+      "type": "row",
+      "title": "Jobs",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 5
+      },
+      "panels": []
+    },
+    {
       "type": "table",
       "title": "Jobs in trouble",
-      "description": "Failed, stalled and last-attempt Jobs, with their attempts, last exit code and cause, the stall reason and its age, and when the Job controller may create the next pod.",
+      "description": "Failed, stalled, last-attempt and cannot-start Jobs, with their attempts, last exit code and cause, the stall reason and its age, and when the Job controller may create the next pod. A Job's name opens it on the jobwatch status page (advice and kubectl commands); the panel links open the runbooks.",
       "datasource": {
         "type": "prometheus",
         "uid": "${datasource}"
@@ -1204,7 +1393,7 @@
         "h": 10,
         "w": 24,
         "x": 0,
-        "y": 4
+        "y": 6
       },
       "targets": [
         {
@@ -1212,7 +1401,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "A",
           "format": "table",
           "instant": true,
@@ -1223,7 +1412,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on (namespace, job_name) max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on (namespace, job_name) max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "B",
           "format": "table",
           "instant": true,
@@ -1234,7 +1423,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by (namespace, job_name) (jobwatch_job_attempts_limit{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on (namespace, job_name) max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by (namespace, job_name) (jobwatch_job_attempts_limit{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on (namespace, job_name) max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "C",
           "format": "table",
           "instant": true,
@@ -1245,7 +1434,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on (namespace, job_name) max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on (namespace, job_name) max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "D",
           "format": "table",
           "instant": true,
@@ -1256,7 +1445,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by (namespace, job_name, container, cause) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on (namespace, job_name) max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by (namespace, job_name, container, cause) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) and on (namespace, job_name) max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "E",
           "format": "table",
           "instant": true,
@@ -1278,7 +1467,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "max by (namespace, job_name) (jobwatch_job_next_retry_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) - time() and on (namespace, job_name) max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))))",
+          "expr": "max by (namespace, job_name) (jobwatch_job_next_retry_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) - time() and on (namespace, job_name) max by (namespace, job_name, cronjob, state, reason) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=~\"failed|stalled\"} or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) jobwatch_job_stalled_since_timestamp_seconds{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) (max by (namespace, job_name) (jobwatch_job_attempts_remaining{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) == 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_attempts_used{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"}) > 0 and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",state=\"running\"}))) or (jobwatch_job_state{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\"} and on (namespace, job_name) max by (namespace, job_name) (jobwatch_job_last_exit_code{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}{{ with $.Values.monitoring.namespaces.include }}{{ if ne . ".*" }},namespace=~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }}{{ end }}{{ with $.Values.monitoring.namespaces.exclude }},namespace!~\"{{ . | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}\"{{ end }},namespace=~\"$namespace\",cronjob=~\"$cronjob\",cause=~\"command_not_found|not_executable|start_error\"})))",
           "refId": "G",
           "format": "table",
           "instant": true,
@@ -1361,6 +1550,24 @@
                 "value": "s"
               }
             ]
+          },
+          {
+            "matcher": {
+              "id": "byName",
+              "options": "job_name"
+            },
+            "properties": [
+              {
+                "id": "links",
+                "value": [
+                  {
+                    "title": "${__data.fields.namespace}/${__data.fields.job_name} on the jobwatch status page",
+                    "url": "http://localhost:9816/?namespace=${__data.fields.namespace}&job=${__data.fields.job_name}",
+                    "targetBlank": true
+                  }
+                ]
+              }
+            ]
           }
         ]
       },
@@ -1386,7 +1593,41 @@
             }
           }
         }
+      ],
+      "links": [
+        {
+          "title": "Runbook: JobCannotStart",
+          "url": "{{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobCannotStart" | replace "{alert_lower}" "jobcannotstart" | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}",
+          "targetBlank": true
+        },
+        {
+          "title": "Runbook: JobBackoffLimitExceeded",
+          "url": "{{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobBackoffLimitExceeded" | replace "{alert_lower}" "jobbackofflimitexceeded" | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}",
+          "targetBlank": true
+        },
+        {
+          "title": "Runbook: JobLastAttempt",
+          "url": "{{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobLastAttempt" | replace "{alert_lower}" "joblastattempt" | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}",
+          "targetBlank": true
+        },
+        {
+          "title": "Runbook: JobStalled",
+          "url": "{{ $.Values.prometheusRule.runbookUrlPattern | replace "{alert}" "JobStalled" | replace "{alert_lower}" "jobstalled" | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}",
+          "targetBlank": true
+        }
       ]
+    },
+    {
+      "type": "row",
+      "title": "Failures over time",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 16
+      },
+      "panels": []
     },
     {
       "type": "timeseries",
@@ -1400,7 +1641,7 @@
         "h": 8,
         "w": 12,
         "x": 0,
-        "y": 14
+        "y": 17
       },
       "targets": [
         {
@@ -1433,7 +1674,7 @@
         "h": 8,
         "w": 12,
         "x": 12,
-        "y": 14
+        "y": 17
       },
       "targets": [
         {
@@ -1464,9 +1705,9 @@
       },
       "gridPos": {
         "h": 8,
-        "w": 12,
+        "w": 24,
         "x": 0,
-        "y": 22
+        "y": 25
       },
       "targets": [
         {
@@ -1499,6 +1740,18 @@
       }
     },
     {
+      "type": "row",
+      "title": "CronJobs",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 33
+      },
+      "panels": []
+    },
+    {
       "type": "table",
       "title": "CronJob health",
       "description": "Per CronJob: time since its last successful run (empty if it never succeeded), failed runs since then, and its last run's state.",
@@ -1508,9 +1761,9 @@
       },
       "gridPos": {
         "h": 8,
-        "w": 12,
-        "x": 12,
-        "y": 22
+        "w": 24,
+        "x": 0,
+        "y": 34
       },
       "targets": [
         {
@@ -1623,18 +1876,30 @@
       ]
     },
     {
+      "type": "row",
+      "title": "Exporter",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 42
+      },
+      "panels": []
+    },
+    {
       "type": "timeseries",
       "title": "Exporter: time since last watch event",
-      "description": "Seconds since the last watch event or bookmark per resource; bookmarks arrive about every minute, so a rising line is a broken watch. 'up' is the scrape.",
+      "description": "Seconds since the last watch event or bookmark per resource; bookmarks arrive about every minute, so a rising line is a broken watch.",
       "datasource": {
         "type": "prometheus",
         "uid": "${datasource}"
       },
       "gridPos": {
         "h": 8,
-        "w": 6,
+        "w": 8,
         "x": 0,
-        "y": 30
+        "y": 43
       },
       "targets": [
         {
@@ -1665,9 +1930,9 @@
       },
       "gridPos": {
         "h": 8,
-        "w": 6,
-        "x": 6,
-        "y": 30
+        "w": 8,
+        "x": 8,
+        "y": 43
       },
       "targets": [
         {
@@ -1708,9 +1973,9 @@
       },
       "gridPos": {
         "h": 8,
-        "w": 6,
-        "x": 12,
-        "y": 30
+        "w": 8,
+        "x": 16,
+        "y": 43
       },
       "targets": [
         {
@@ -1743,17 +2008,17 @@
     },
     {
       "type": "timeseries",
-      "title": "Exporter: up, synced, tracked objects and render time",
-      "description": "1 while Prometheus scrapes jobwatch and each resource's initial list completed; objects held in the store; average time to re-render a Job's exposition (seconds).",
+      "title": "Exporter: up and synced",
+      "description": "1 while Prometheus scrapes jobwatch ('up') and while each resource's initial list has completed (synced).",
       "datasource": {
         "type": "prometheus",
         "uid": "${datasource}"
       },
       "gridPos": {
         "h": 8,
-        "w": 6,
-        "x": 18,
-        "y": 30
+        "w": 8,
+        "x": 0,
+        "y": 51
       },
       "targets": [
         {
@@ -1775,46 +2040,79 @@
           "refId": "B",
           "legendFormat": "synced {{ "{{" }}instance{{ "}}" }} {{ "{{" }}resource{{ "}}" }}",
           "range": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "bool"
         },
+        "overrides": []
+      }
+    },
+    {
+      "type": "timeseries",
+      "title": "Exporter: tracked objects",
+      "description": "Jobs, pods and CronJobs held in the exporter's store.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 8,
+        "x": 8,
+        "y": 51
+      },
+      "targets": [
         {
           "datasource": {
             "type": "prometheus",
             "uid": "${datasource}"
           },
           "expr": "sum by (instance, resource) (jobwatch_exporter_tracked_objects{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}})",
-          "refId": "D",
-          "legendFormat": "tracked {{ "{{" }}instance{{ "}}" }} {{ "{{" }}resource{{ "}}" }}",
+          "refId": "A",
+          "legendFormat": "{{ "{{" }}instance{{ "}}" }} {{ "{{" }}resource{{ "}}" }}",
           "range": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
         },
+        "overrides": []
+      }
+    },
+    {
+      "type": "timeseries",
+      "title": "Exporter: render time",
+      "description": "Average time to re-analyse and re-render one Job's exposition.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 8,
+        "x": 16,
+        "y": 51
+      },
+      "targets": [
         {
           "datasource": {
             "type": "prometheus",
             "uid": "${datasource}"
           },
           "expr": "sum by (instance) (rate(jobwatch_exporter_render_seconds_sum{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}}[$__rate_interval])) / sum by (instance) (rate(jobwatch_exporter_render_seconds_count{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}}[$__rate_interval]))",
-          "refId": "C",
-          "legendFormat": "render {{ "{{" }}instance{{ "}}" }}",
+          "refId": "A",
+          "legendFormat": "{{ "{{" }}instance{{ "}}" }}",
           "range": true
         }
       ],
       "fieldConfig": {
         "defaults": {
-          "unit": "none"
+          "unit": "s"
         },
-        "overrides": [
-          {
-            "matcher": {
-              "id": "byFrameRefID",
-              "options": "C"
-            },
-            "properties": [
-              {
-                "id": "unit",
-                "value": "s"
-              }
-            ]
-          }
-        ]
+        "overrides": []
       }
     }
   ]
