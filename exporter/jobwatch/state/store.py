@@ -136,8 +136,10 @@ class Store:
             del self._departed[oldest]
 
     def take_departed(self, job_uid: str) -> list[Pod]:
-        """The pods of this Job deleted before it was held, forgotten from now on."""
-        return list(self._departed.pop(job_uid, {}).values())
+        """The pods of this Job deleted before it was held (and not held again since: events
+        may come twice or out of order), forgotten from now on."""
+        departed = self._departed.pop(job_uid, {})
+        return [pod for uid, pod in departed.items() if uid not in self.pods]
 
     def _unindex(self, pod: Pod) -> None:
         siblings = self._pods_by_job.get(pod.job_uid, {})
