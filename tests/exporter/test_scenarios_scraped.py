@@ -11,8 +11,10 @@ played once (fast), then each test reads the same scrape.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,19 +74,25 @@ async def _get(url: str, accept: str = "") -> str:
         return await response.text()
 
 
-async def _play_and_scrape() -> Scrape:
+@contextlib.asynccontextmanager
+async def _stack() -> AsyncIterator[tuple[SimServer, str]]:
+    """The sim and a ready `jobwatch serve` watching it: (sim, the /metrics URL)."""
     with tempfile.TemporaryDirectory() as tmp:
         async with SimServer("127.0.0.1", 0, bookmark_period=2.0) as sim:
             kubeconfig = sim.write_kubeconfig(Path(tmp) / "kubeconfig")
             config = settings(kubeconfig=str(kubeconfig), listen_address="127.0.0.1:0")
             async with Exporter(config) as exporter:
                 await exporter.wait_ready()
-                await ScenarioPlayer(sim.store, speed=200).run(until_settled=True)
-                url = f"{exporter.url}/metrics"
-                async with asyncio.timeout(SETTLE_TIMEOUT):
-                    text = await _converged(sim, url)
-                om = await _get(url, "application/openmetrics-text; version=1.0.0")
-                return Scrape(text, om, _samples(text))
+                yield sim, f"{exporter.url}/metrics"
+
+
+async def _play_and_scrape() -> Scrape:
+    async with _stack() as (sim, url):
+        await ScenarioPlayer(sim.store, speed=200).run(until_settled=True)
+        async with asyncio.timeout(SETTLE_TIMEOUT):
+            text = await _converged(sim, url)
+        om = await _get(url, "application/openmetrics-text; version=1.0.0")
+        return Scrape(text, om, _samples(text))
 
 
 async def _converged(sim: SimServer, url: str) -> str:
@@ -116,24 +124,18 @@ async def _play_with_the_job_watch_lagging(name: str) -> Scrape:
     """Play one scenario while the Job watch sends nothing (the Pod watch keeps up: separate
     streams, as under load), until the exporter saw a pod deleted; then the Job watch catches
     up, and the scrape once it converged."""
-    with tempfile.TemporaryDirectory() as tmp:
-        async with SimServer("127.0.0.1", 0, bookmark_period=2.0) as sim:
-            kubeconfig = sim.write_kubeconfig(Path(tmp) / "kubeconfig")
-            config = settings(kubeconfig=str(kubeconfig), listen_address="127.0.0.1:0")
-            async with Exporter(config) as exporter:
-                await exporter.wait_ready()
-                url = f"{exporter.url}/metrics"
-                sim.faults.blackhole(resources=("jobs",))
-                await ScenarioPlayer(sim.store, speed=200).run([name], until_settled=True)
-                async with asyncio.timeout(SETTLE_TIMEOUT):
-                    while True:
-                        if await _saw_a_pod_deleted(url):
-                            break
-                        await asyncio.sleep(0.1)
-                sim.faults.clear()
-                async with asyncio.timeout(SETTLE_TIMEOUT):
-                    text = await _converged(sim, url)
-                return Scrape(text, "", _samples(text))
+    async with _stack() as (sim, url):
+        sim.faults.blackhole(resources=("jobs",))
+        await ScenarioPlayer(sim.store, speed=200).run([name], until_settled=True)
+        async with asyncio.timeout(SETTLE_TIMEOUT):
+            while True:
+                if await _saw_a_pod_deleted(url):
+                    break
+                await asyncio.sleep(0.1)
+        sim.faults.clear()
+        async with asyncio.timeout(SETTLE_TIMEOUT):
+            text = await _converged(sim, url)
+        return Scrape(text, "", _samples(text))
 
 
 async def _saw_a_pod_deleted(url: str) -> bool:
