@@ -290,6 +290,9 @@ class ExporterState:
         job_uid = self.store.job_of(resource, uid)
         if job_uid is None:
             return
+        if resource == PODS and job_uid not in self.store.jobs:
+            self.store.depart(uid)  # its Job is still on its way: it will see this pod
+            return
         # Count and record what changed since the last scrape (an exit code, a failure) before
         # the object goes, or it would be lost with it.
         if job_uid in self.store.dirty and job_uid in self.store.jobs:
@@ -411,7 +414,14 @@ class ExporterState:
         previous = self._reports.get(uid)
         self.analysed += 1
         try:
-            report = _remember_exits(analyse(job, self.store.pods_of(uid), now), previous)
+            if departed := self.store.take_departed(uid):
+                # Pods deleted before the Job arrived: first what it would have shown with them.
+                earlier = analyse(job, self.store.pods_of(uid, departed), now)
+                self.failures.observe(earlier)
+                previous_exits: JobReport | None = _remember_exits(earlier, previous)
+            else:
+                previous_exits = previous
+            report = _remember_exits(analyse(job, self.store.pods_of(uid), now), previous_exits)
         except Exception as error:  # a bug must cost one Job's series, not the whole scrape
             self.store.malformed(
                 JOBS,

@@ -19,6 +19,7 @@ from jobwatch.state.telemetry import SelfMetrics
 log = logging.getLogger("jobwatch.state")
 
 MAX_LOGGED = 1024  # distinct malformed objects remembered so each is logged once
+MAX_DEPARTED = 1024  # deleted pods kept for Jobs not held yet (see `Store.depart`)
 
 Record = Job | Pod
 R = TypeVar("R", Job, Pod)
@@ -46,6 +47,8 @@ class Store:
         self.pods: dict[str, Pod] = {}
         self._pods_by_job: dict[str, dict[str, Pod]] = {}
         self.dirty: set[str] = set()
+        # Pods deleted before their Job arrived, by Job uid, oldest first (bounded).
+        self._departed: dict[str, dict[str, Pod]] = {}
         self._logged: set[tuple[str, str]] = set()
 
     # --- parsing ----------------------------------------------------------------------------
@@ -138,10 +141,30 @@ class Store:
             self.foreign.discard(uid)
             self.jobs.pop(uid, None)
             self.dirty.discard(uid)
+            self._departed.pop(uid, None)
             return
         pod = self.pods.pop(uid, None)
         if pod is not None:
             self._unindex(pod)
+
+    def depart(self, uid: str) -> None:
+        """Remove a pod whose Job is not held (yet) but keep it aside: the Job and Pod watches
+        are separate streams, so the Job's ADDED event may come after the controller deleted
+        its failed pods; what they showed must still reach the Job's first analysis."""
+        pod = self.pods.get(uid)
+        if pod is None:
+            return
+        self.remove(PODS, uid)
+        self._departed.setdefault(pod.job_uid, {})[uid] = pod
+        while sum(len(p) for p in self._departed.values()) > MAX_DEPARTED:
+            oldest = next(iter(self._departed))
+            del self._departed[oldest]
+
+    def take_departed(self, job_uid: str) -> list[Pod]:
+        """The pods of this Job deleted before it was held (and not held again since: events
+        may come twice or out of order), forgotten from now on."""
+        departed = self._departed.pop(job_uid, {})
+        return [pod for uid, pod in departed.items() if uid not in self.pods]
 
     def _unindex(self, pod: Pod) -> None:
         siblings = self._pods_by_job.get(pod.job_uid, {})
@@ -150,9 +173,9 @@ class Store:
             self._pods_by_job.pop(pod.job_uid, None)
         self._dirty(pod.job_uid)
 
-    def pods_of(self, job_uid: str) -> list[Pod]:
-        """The Job's pods, oldest first (ties by name)."""
-        pods: Iterable[Pod] = self._pods_by_job.get(job_uid, {}).values()
+    def pods_of(self, job_uid: str, also: Iterable[Pod] = ()) -> list[Pod]:
+        """The Job's pods (and `also`), oldest first (ties by name)."""
+        pods: Iterable[Pod] = [*self._pods_by_job.get(job_uid, {}).values(), *also]
         return sorted(pods, key=lambda p: (p.created_at or 0.0, p.name))
 
     def held(self, resource: Resource) -> dict[str, Job] | dict[str, Pod]:

@@ -505,6 +505,16 @@ class SimServer:
                 await response.write_eof()
                 return response
             await response.prepare(request)
+            if self.faults.is_blackholed(flt.resource.plural):  # not even the replay
+                waits = {
+                    asyncio.ensure_future(self.faults.cleared.wait()),
+                    asyncio.ensure_future(drop.wait()),
+                }
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for waiting in waits:
+                    waiting.cancel()
+                if drop.is_set():
+                    return self._abort(request, response)
             as_table = wants_table(request.headers.get("Accept", ""))
             watch = _Watch(flt, queue, drop, bookmarks, timeout, as_table)
             for event_type, obj, source in initial:
@@ -527,7 +537,7 @@ class SimServer:
         try:
             while True:
                 faults = self.faults
-                if faults.is_blackholed():
+                if faults.is_blackholed(flt.resource.plural):
                     cleared = asyncio.ensure_future(faults.cleared.wait())
                     await asyncio.wait({cleared, drop_wait}, return_when=asyncio.FIRST_COMPLETED)
                     cleared.cancel()
@@ -553,7 +563,7 @@ class SimServer:
                         getter.cancel()
                     if drop.is_set():
                         return self._abort(request, response)
-                    if faults.is_blackholed():
+                    if faults.is_blackholed(flt.resource.plural):
                         stash.extend(got)
                         continue
                 if got:
