@@ -139,6 +139,7 @@ class Links:
     cluster: str
     prometheus: str | None = None
     alertmanager: str | None = None  # an amtool command: Debian's build has no web UI
+    kubeconfig: str | None = None  # the real control plane's (it has the certificates)
 
     def lines(self) -> list[tuple[str, str]]:
         out = [("status page", self.status)]
@@ -147,6 +148,8 @@ class Links:
         if self.alertmanager:
             out.append(("alertmanager", self.alertmanager))
         out.append(("cluster", self.cluster))
+        if self.kubeconfig:
+            out.append(("kubeconfig", self.kubeconfig))
         return out
 
 
@@ -168,11 +171,14 @@ async def links(stack: Stack) -> Links:
         prometheus = await _first_answering(stack.prometheus.url, ["/alerts", "/classic/alerts"])
     if stack.alertmanager is not None:
         alertmanager = f"amtool --alertmanager.url={stack.alertmanager.url} alert"
+    kubeconfig = None
     if stack.control_plane is not None:  # the real one: its kubeconfig has the certificates
-        cluster = f"kubectl --kubeconfig {stack.kubeconfig} get jobs,pods -A  ({KUBERNETES})"
+        kubeconfig = str(stack.kubeconfig)
+        cluster = f"{stack.cluster_url}  (the real control plane, Kubernetes {KUBERNETES})"
     else:
         cluster = f"kubectl --server={stack.cluster_url} get jobs -A"
     return Links(
+        kubeconfig=kubeconfig,
         status=f"{stack.exporter.url}/",
         cluster=cluster,
         prometheus=prometheus,

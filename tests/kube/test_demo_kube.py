@@ -53,7 +53,7 @@ def test_demo_on_the_real_control_plane_prints_a_usable_kubeconfig() -> None:
                 kubeconfig = match.group(1)
         out = "".join(lines)
         assert kubeconfig is not None, out
-        assert re.search(r"^exporter\s+http://127\.0\.0\.1:\d+/metrics$", out, re.MULTILINE), out
+        assert re.search(r"^status page\s+http://127\.0\.0\.1:\d+/$", out, re.MULTILINE), out
         assert "sim-oomkilled/memory-hog  failed (BackoffLimitExceeded)" in out, out
         jobs = subprocess.run(
             [kubectl, f"--kubeconfig={kubeconfig}", "get", "jobs", "-A", "-o", "name"],
