@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--output PATH]`: run every benchmark, write docs/performance.md.
+"""`python -m bench [--quick] [--output PATH]`: run every benchmark, write docs/performance.md
+and, next to it, performance.json (every goal of the cluster-scale issue as {figure, bound, met}).
 
 The end-to-end benchmark runs first, so its RSS numbers are not hidden by what the in-process
 benchmarks allocate; the report lists the benchmarks in their numbered order.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import shlex
@@ -17,8 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import e2e, parse, scrape, throughput
+from bench import e2e, goals, parse, scrape, throughput
 from bench.common import Section, fmt_time, progress
+from bench.goals import Goal
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 
@@ -32,15 +35,20 @@ class Plan:
     scrape: Callable[[], Section]
     throughput: Callable[[], Section]
     e2e: Callable[[], Section]
+    goals: Callable[[], tuple[Section, list[Goal]]]
 
-    def run(self) -> list[Section]:
+    def run(self) -> tuple[list[Section], list[Goal]]:
         sections = {}
         for name in ("e2e", "parse", "scrape", "throughput"):
             started = time.perf_counter()
             progress(f"{name}: starting")
             sections[name] = getattr(self, name)()
             progress(f"{name}: done in {fmt_time(time.perf_counter() - started)}")
-        return [sections[n] for n in ("parse", "scrape", "throughput", "e2e")]
+        started = time.perf_counter()
+        progress("goals: starting")
+        sections["goals"], measured = self.goals()
+        progress(f"goals: done in {fmt_time(time.perf_counter() - started)}")
+        return [sections[n] for n in ("goals", "parse", "scrape", "throughput", "e2e")], measured
 
 
 FULL = Plan(
@@ -49,6 +57,7 @@ FULL = Plan(
     scrape=lambda: scrape.run(sizes=(500, 2000, 5000), rounds=7, full_rounds=3, target=0.05),
     throughput=lambda: throughput.run(jobs=1000, distinct_events=6000, seconds=5.0),
     e2e=lambda: e2e.run(jobs=1000, pods_per_job=2, rates=(250, 500, 1000, 2000, 4000), seconds=5.0),
+    goals=lambda: goals.run(goals.Sizes()),
 )
 QUICK = Plan(
     name="quick",
@@ -58,6 +67,18 @@ QUICK = Plan(
         jobs=200, distinct_events=1000, seconds=1.0, scrape_every=0.25
     ),
     e2e=lambda: e2e.run(jobs=200, pods_per_job=2, rates=(200, 500), seconds=1.5),
+    goals=lambda: goals.run(
+        goals.Sizes(
+            small=(1000, 5),
+            large=(3000, 5),
+            sync=(2000, 5),
+            churn=500,
+            rounds=3,
+            scrapes=6,
+            every=1.0,
+            rate=500,
+        )
+    ),
 )
 
 
@@ -109,11 +130,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
     started = time.perf_counter()
-    sections = plan.run()
+    sections, measured = plan.run()
     report = render(sections, plan.name, command, time.perf_counter() - started)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
-    progress(f"wrote {args.output}")
+    facts = dict(machine())
+    entries = [g.entry() for g in measured]
+    document = {"plan": plan.name, "machine": facts, "goals": entries}
+    json_path = args.output.with_suffix(".json")
+    json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    progress(f"wrote {args.output} and {json_path}")
     return 0
 
 

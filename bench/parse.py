@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from kubernetes_asyncio.client import ApiClient
 
+from bench import structs
 from bench.common import Section, fmt_bytes, fmt_ratio, fmt_time, interleaved, progress
 from bench.workload import generator, modified_pod_lines
 from jobwatch.model import parse_job, parse_pod
@@ -49,6 +50,7 @@ async def _run(rounds: int, target: float) -> Section:
         cases = {
             "orjson.loads": lambda: orjson.loads(line),
             "orjson.loads + parse_pod": lambda: parse_pod(orjson.loads(line)["object"]),
+            "msgspec typed structs (candidate)": lambda: structs.decode(line),
             "kubernetes_asyncio V1Pod": lambda: api.deserialize(_response(pod_text), "V1Pod"),
         }
         progress(f"parse: {rounds} interleaved rounds of {len(cases)} cases")
@@ -62,10 +64,13 @@ async def _run(rounds: int, target: float) -> Section:
         "pod": (raw_pod, parse_pod(raw_pod), model_pod),
         "job": (raw_job, parse_job(raw_job), model_job),
     }
-    rows = [[name, fmt_time(t.median(name)), "", ""] for name in cases]
+    rows = [[name, fmt_time(t.median(name)), f"{len(line)} B line", ""] for name in cases]
     rows[1][3] = "1× (baseline)"
-    rows[2][3] = fmt_ratio(ratio)
-    rows[0][2] = rows[1][2] = rows[2][2] = f"{len(line)} B line"
+    candidate = t.ratio("orjson.loads + parse_pod", "msgspec typed structs (candidate)")
+    rows[2][3] = (
+        f"{fmt_ratio(candidate)} faster; {t.median('msgspec typed structs (candidate)') / t.median('orjson.loads'):.2f}× `orjson.loads` alone"
+    )
+    rows[3][3] = fmt_ratio(ratio)
     size_rows = [
         [
             f"size of one {kind}: raw dict / slim record / model",
@@ -99,5 +104,12 @@ async def _run(rounds: int, target: float) -> Section:
             "a busy cluster's pod churn and each tracked pod costs a few hundred bytes instead "
             "of kilobytes."
         ),
-        notes=[f"{rounds} rounds, each case about {target * 1000:.0f} ms per round."],
+        notes=[
+            f"{rounds} rounds, each case about {target * 1000:.0f} ms per round.",
+            "msgspec (bench/structs.py) decodes the watch line straight into typed structs "
+            "that skip unknown fields: it does the JSON parse and the projection in one pass, "
+            f"{fmt_ratio(candidate)} cheaper than `orjson.loads` + `parse_pod`. A mistyped field "
+            "raises `ValidationError`, so adopting it keeps the tolerant dict path as the "
+            "fallback for such lines (counted, never fatal).",
+        ],
     )

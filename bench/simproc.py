@@ -17,10 +17,13 @@ import sys
 from jobwatch_testbed.sim import LoadGenerator, SimServer
 
 
-async def _serve(jobs: int, pods_per_job: int) -> None:
-    async with SimServer(host="127.0.0.1", port=0, history_size=10_000) as sim:
+async def _serve(jobs: int, pods_per_job: int, cloned: bool) -> None:
+    async with SimServer(host="127.0.0.1", port=0, history_size=100_000) as sim:
         gen = LoadGenerator(sim.store, jobs=jobs, pods_per_job=pods_per_job, events_per_second=1)
-        gen.populate()
+        if cloned:
+            gen.populate_cloned()
+        else:
+            gen.populate()
         print(f"ready {sim.url}", flush=True)
         loop = asyncio.get_running_loop()
         task: asyncio.Task[None] | None = None
@@ -44,8 +47,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.simproc")
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--pods-per-job", type=int, default=2)
+    parser.add_argument("--cloned", action="store_true", help="fill the store by cloning (fast)")
     args = parser.parse_args()
-    asyncio.run(_serve(args.jobs, args.pods_per_job))
+    asyncio.run(_serve(args.jobs, args.pods_per_job, args.cloned))
 
 
 if __name__ == "__main__":

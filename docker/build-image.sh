@@ -171,6 +171,13 @@ fi
 # any image a container still uses.
 this_build=$(grep -oE '^--> (Using cache )?[0-9a-f]{11,}' "$log" | grep -oE '[0-9a-f]{11}' | sort -u || true)
 if ! pgrep -f 'buildah .*build .*--isolation chroot' >/dev/null; then
+    # buildah 1.28 leaves the container behind that `RUN --mount=...,from=uv` makes (38 MB each).
+    "${buildah[@]}" containers --noheading --format '{{.ContainerID}} {{.ImageName}}' |
+        while read -r id name; do
+            if [ "$name" = "$uv_image" ]; then
+                "${buildah[@]}" rm "$id" >/dev/null 2>&1 || true
+            fi
+        done || true
     old=$((EPOCHSECONDS - 3600))
     "${buildah[@]}" images --all --noheading --filter dangling=true --format '{{.ID}} {{.Created}}' |
         while read -r id created; do

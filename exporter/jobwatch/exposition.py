@@ -78,15 +78,19 @@ def header(metric: Metric, openmetrics: bool) -> str:
 class _Lines:
     """Collects one object's samples per family, label values prefixed with the object's own."""
 
-    def __init__(self, prefix: tuple[str, ...]) -> None:
+    def __init__(self, prefix: tuple[str, ...], names: Sequence[str]) -> None:
         self.prefix = prefix
         self.lines: dict[str, list[str]] = {}
+        # The object's own label pairs, escaped once for all its samples.
+        self._head = ",".join(
+            f'{k}="{escape_label(v)}"' for k, v in zip(names, prefix, strict=True)
+        )
 
     def add(self, metric: Metric, value: float, *extra: str) -> None:
-        values = (*self.prefix, *extra)
-        self.lines.setdefault(metric.name, []).append(
-            sample(metric.name, metric.labels, values, value)
-        )
+        names = metric.labels[len(self.prefix) :]
+        pairs = "".join(f',{k}="{escape_label(v)}"' for k, v in zip(names, extra, strict=True))
+        line = f"{metric.name}{{{self._head}{pairs}}} {number(value)}\n"
+        self.lines.setdefault(metric.name, []).append(line)
 
     def fragments(self) -> Fragments:
         return {name: "".join(lines).encode() for name, lines in self.lines.items()}
@@ -97,7 +101,7 @@ class _Lines:
 
 def render_job(report: JobReport) -> Fragments:
     """All per-Job series of one Job. No (name, labels) pair twice."""
-    out = _Lines((report.namespace, report.name, report.cronjob))
+    out = _Lines((report.namespace, report.name, report.cronjob), m.JOB_LABELS)
     policy = v.bounded(report.restart_policy, v.RESTART_POLICIES)
     out.add(m.JOB_INFO, 1, policy, v.bounded(report.completion_mode, v.COMPLETION_MODES))
     out.add(m.JOB_STATE, 1, report.state.value, v.bounded(report.reason, v.JOB_REASONS))
@@ -142,7 +146,7 @@ def render_job(report: JobReport) -> Fragments:
 
 
 def render_cronjob(status: CronJobStatus) -> Fragments:
-    out = _Lines((status.namespace, status.cronjob))
+    out = _Lines((status.namespace, status.cronjob), m.CRONJOB_LABELS)
     reason = v.bounded(status.last_reason, v.JOB_REASONS)
     out.add(m.CRONJOB_LAST_RUN_STATE, 1, status.last_state, reason)
     if status.last_success_at is not None:

@@ -201,6 +201,11 @@ EXPORTER_SYNCED = _exporter(
 EXPORTER_LAST_EVENT = _exporter(
     "last_event_timestamp_seconds", "When the last watch event or bookmark arrived.", "resource"
 )
+EXPORTER_UNRENDERED_AGE = _exporter(
+    "unrendered_change_age_seconds",
+    "Age of the oldest change not yet in the served body (0 when it is current): how stale "
+    "/metrics is. Bounded by the render debounce plus one pass over the changed Jobs.",
+)
 EXPORTER_UNAVAILABLE = _exporter(
     "resource_unavailable",
     "1 while the resource cannot be listed in the namespace (empty: cluster-wide): problem "
@@ -259,6 +264,7 @@ EXPORTER_FAMILIES: tuple[Metric, ...] = (
     EXPORTER_UNAVAILABLE,
     EXPORTER_DRIFT_TOTAL,
     EXPORTER_LAST_EVENT,
+    EXPORTER_UNRENDERED_AGE,
     EXPORTER_RENDER_SECONDS,
 )
 ALL: tuple[Metric, ...] = (*JOB_FAMILIES, *CRONJOB_FAMILIES, *FAILURE_COUNTERS, *EXPORTER_FAMILIES)

@@ -8,6 +8,7 @@ keeps unknown enum values as they are: a malformed field degrades to its default
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,8 +37,13 @@ CRONJOBS: Resource = "cronjobs"
 # --- tolerant accessors -------------------------------------------------------------------
 
 
+_EMPTY: Raw = {}
+
+
 def _map(value: object) -> Raw:
-    return value if isinstance(value, Mapping) else {}
+    if type(value) is dict:  # JSON objects: skip the slow abstract-base-class check
+        return value
+    return value if isinstance(value, Mapping) else _EMPTY
 
 
 def _list(value: object) -> list[Any]:
@@ -46,6 +52,12 @@ def _list(value: object) -> list[Any]:
 
 def _str(value: object, default: str = "") -> str:
     return value if isinstance(value, str) else default
+
+
+def _word(value: object, default: str = "") -> str:
+    """A string from a small vocabulary (reasons, types, names shared by many objects, UIDs
+    that pods repeat): interned, so 100k pods share one copy instead of holding 100k."""
+    return sys.intern(value) if isinstance(value, str) else default
 
 
 def _int(value: object) -> int | None:
@@ -102,9 +114,9 @@ def _conditions(raw: object) -> tuple[Condition, ...]:
         c = _map(item)
         out.append(
             Condition(
-                type=_str(c.get("type")),
-                status=_str(c.get("status")),
-                reason=_str(c.get("reason")),
+                type=_word(c.get("type")),
+                status=_word(c.get("status")),
+                reason=_word(c.get("reason")),
                 message=_message(c.get("message")),
                 transition_at=parse_time(c.get("lastTransitionTime")),
             )
@@ -162,7 +174,7 @@ def _termination(raw: object) -> Termination | None:
     code = _int(t.get("exitCode"))
     return Termination(
         exit_code=code if code is not None else -1,
-        reason=_str(t.get("reason")),
+        reason=_word(t.get("reason")),
         signal=_int(t.get("signal")) or 0,
         message=_message(t.get("message")),
         started_at=parse_time(t.get("startedAt")),
@@ -177,12 +189,12 @@ def _container_status(raw: object, kind: ContainerKind) -> ContainerStatus:
     running = _map(state.get("running"))
     restarts = _int(c.get("restartCount"))
     return ContainerStatus(
-        name=_str(c.get("name")),
+        name=_word(c.get("name")),
         kind=kind,
         restart_count=max(restarts or 0, 0),
         ready=_bool(c.get("ready")),
         started=_bool(c.get("started")),
-        waiting_reason=_str(waiting.get("reason")),
+        waiting_reason=_word(waiting.get("reason")),
         waiting_message=_message(waiting.get("message")),
         running=isinstance(state.get("running"), Mapping),
         running_since=parse_time(running.get("startedAt")) if running else None,
@@ -196,7 +208,6 @@ class Pod:
     namespace: str
     name: str
     uid: str
-    resource_version: str
     job_uid: str  # the controller Job's UID: ownerReference, else the controller-uid labels
     phase: str
     reason: str  # status.reason, e.g. Evicted, DeadlineExceeded
@@ -229,9 +240,9 @@ def parse_pod(raw: Raw) -> Pod:
     labels = _map(meta.get("labels"))
     annotations = _map(meta.get("annotations"))
     owner = _controller_owner(meta)
-    job_uid = _str(owner.get("uid")) if owner.get("kind") == "Job" else ""
+    job_uid = _word(owner.get("uid")) if owner.get("kind") == "Job" else ""
     if not job_uid:
-        job_uid = next((_str(labels.get(k)) for k in CONTROLLER_UID_LABELS if labels.get(k)), "")
+        job_uid = next((_word(labels.get(k)) for k in CONTROLLER_UID_LABELS if labels.get(k)), "")
     sidecars = {
         _str(_map(c).get("name"))
         for c in _list(spec.get("initContainers"))
@@ -246,21 +257,20 @@ def parse_pod(raw: Raw) -> Pod:
     if index is None:
         index = _int(labels.get(INDEX_ANNOTATION))
     return Pod(
-        namespace=_str(meta.get("namespace")),
+        namespace=_word(meta.get("namespace")),
         name=_str(meta.get("name")),
         uid=_str(meta.get("uid")),
-        resource_version=_str(meta.get("resourceVersion")),
         job_uid=job_uid,
-        phase=_str(status.get("phase")),
-        reason=_str(status.get("reason")),
-        restart_policy=_str(spec.get("restartPolicy")),
+        phase=_word(status.get("phase")),
+        reason=_word(status.get("reason")),
+        restart_policy=_word(spec.get("restartPolicy")),
         created_at=parse_time(meta.get("creationTimestamp")),
         deleting_at=parse_time(meta.get("deletionTimestamp")),
         deletion_grace_seconds=_int(meta.get("deletionGracePeriodSeconds")),
         tracked=JOB_TRACKING_FINALIZER in _list(meta.get("finalizers")),
         conditions=_conditions(status.get("conditions")),
         containers=init_statuses + regular,
-        regular_names=tuple(_str(_map(c).get("name")) for c in _list(spec.get("containers"))),
+        regular_names=tuple(_word(_map(c).get("name")) for c in _list(spec.get("containers"))),
         init_count=len(_list(spec.get("initContainers"))),
         completion_index=index,
         index_failure_count=max(_int(annotations.get(INDEX_FAILURE_COUNT)) or 0, 0),
@@ -303,9 +313,9 @@ class Job:
     namespace: str
     name: str
     uid: str
-    resource_version: str
     created_at: float | None
     cronjob: str  # owner CronJob's name, "" for a standalone Job
+    cronjob_uid: str  # owner CronJob's UID: what a sharded exporter hashes such a Job by
     restart_policy: str
     completion_mode: str
     parallelism: int | None
@@ -369,14 +379,14 @@ def parse_job(raw: Raw) -> Job:
         return max(_int(status.get(key)) or 0, 0)
 
     return Job(
-        namespace=_str(meta.get("namespace")),
+        namespace=_word(meta.get("namespace")),
         name=_str(meta.get("name")),
-        uid=_str(meta.get("uid")),
-        resource_version=_str(meta.get("resourceVersion")),
+        uid=_word(meta.get("uid")),
         created_at=parse_time(meta.get("creationTimestamp")),
-        cronjob=_str(owner.get("name")) if owner.get("kind") == "CronJob" else "",
-        restart_policy=_str(pod_spec.get("restartPolicy")),
-        completion_mode=_str(spec.get("completionMode")) or "NonIndexed",
+        cronjob=_word(owner.get("name")) if owner.get("kind") == "CronJob" else "",
+        cronjob_uid=_str(owner.get("uid")) if owner.get("kind") == "CronJob" else "",
+        restart_policy=_word(pod_spec.get("restartPolicy")),
+        completion_mode=_word(spec.get("completionMode")) or "NonIndexed",
         parallelism=_int(spec.get("parallelism")),
         completions=_int(spec.get("completions")),
         backoff_limit=backoff,

@@ -30,6 +30,7 @@ from jobwatch.settings import (
     from_args,
     split_listen_address,
 )
+from jobwatch.sharding import Shard
 from jobwatch.state import ExporterState
 
 if TYPE_CHECKING:  # kubernetes_asyncio takes seconds to import: only `serve` pays for it
@@ -46,7 +47,11 @@ class Exporter:
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
-        self.state = ExporterState(clock=clock, namespace_retention=settings.namespace_retention)
+        self.state = ExporterState(
+            clock=clock,
+            namespace_retention=settings.namespace_retention,
+            shard=Shard(settings.shard, settings.total_shards),
+        )
         self._clock = clock
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
@@ -101,6 +106,7 @@ class Exporter:
             name = f"{informer.resource}/{informer.scope or '*'}"
             self._tasks.append(asyncio.create_task(self._supervise(informer, name), name=name))
         self._tasks.append(asyncio.create_task(self._resync(), name="resync"))
+        self._tasks.append(asyncio.create_task(self._render(), name="render"))
         log.info(
             "serving",
             extra={
@@ -128,11 +134,19 @@ class Exporter:
         while True:
             await asyncio.sleep(self.settings.resync_period)
             try:
-                self.state.expire()
+                self.state.expire()  # the renderer's next pass re-analyses every Job
                 self.state.expire_namespaces()
-                await self.state.settle()
             except Exception:
                 log.exception("resync failed; retrying next period")
+
+    async def _render(self) -> None:
+        """Analysis and rendering off the scrape path; a bug is logged and the loop goes on."""
+        while True:
+            try:
+                await self.state.render_forever()
+            except Exception:
+                log.exception("render pass failed; retrying")
+                await asyncio.sleep(RESTART_INITIAL)
 
     async def _cancel_tasks(self) -> None:
         # Every task catches and logs its own failures (_supervise, _resync): only cancel here.

@@ -66,6 +66,20 @@ def _optional_file(text: str) -> str:
     return text
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be 1 or more, got {text}")
+    return value
+
+
 def _bool(text: str) -> bool:
     value = text.strip().lower()
     if value in ("true", "1", "yes"):
@@ -187,6 +201,24 @@ class Settings:
     )
     """Time-driven changes (a stall's grace ending) are picked up at most this late."""
 
+    shard: int = _flag(
+        "shard",
+        0,
+        "this instance's shard, 0 to --total-shards minus 1 (a StatefulSet passes its ordinal)",
+        _non_negative,
+        "I",
+    )
+    """Which part of the cluster this instance exports; see `total_shards`."""
+
+    total_shards: int = _flag(
+        "total-shards",
+        1,
+        "split the cluster's Jobs across this many instances, kube-state-metrics style: each "
+        "watches everything and exports the Jobs whose UID (or CronJob's UID) hashes to --shard",
+        _positive_int,
+        "N",
+    )
+    """1: one instance exports everything. N: shard `shard` of N."""
     relist_period: float = _flag(
         "relist.period",
         600.0,
@@ -287,7 +319,12 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.environ)
             values[f.name] = meta["parse"](given)
         except ValueError as error:
             raise SettingsError(f"{source}: {error}") from None
-    return Settings(**values)
+    result = Settings(**values)
+    if result.shard >= result.total_shards:
+        raise SettingsError(
+            f"--shard {result.shard} needs --total-shards above it (got {result.total_shards})"
+        )
+    return result
 
 
 def split_listen_address(address: str) -> tuple[str, int]:

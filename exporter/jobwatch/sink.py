@@ -27,6 +27,16 @@ class Sink(Protocol):
         """After a (re)list: exactly `objects` exist in `scope`; anything else there is gone.
         Returns how many objects differed from the store (added, removed or changed)."""
 
+    def list_started(self, resource: Resource, scope: str | None) -> None:
+        """A (re)list begins; its pages follow, so the whole LIST is never held at once."""
+
+    def list_page(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> None:
+        """One page of the LIST in progress, applied at once."""
+
+    def list_done(self, resource: Resource, scope: str | None) -> int:
+        """The LIST is complete: what its pages did not show in `scope` is gone. Returns how
+        many objects differed from the store (added, removed or changed) over the whole LIST."""
+
     def apply(self, resource: Resource, event_type: str, obj: Raw) -> None:
         """One watch event: ADDED, MODIFIED or DELETED."""
 

@@ -139,7 +139,8 @@ class Links:
     cluster: str
     prometheus: str | None = None
     alertmanager: str | None = None  # an amtool command: Debian's build has no web UI
-    kubeconfig: str | None = None  # the real control plane's (it has the certificates)
+    kubeconfig: str | None = None
+    """The real control plane's admin kubeconfig (`--cluster kube`), for kubectl."""
 
     def lines(self) -> list[tuple[str, str]]:
         out = [("status page", self.status)]
@@ -171,18 +172,16 @@ async def links(stack: Stack) -> Links:
         prometheus = await _first_answering(stack.prometheus.url, ["/alerts", "/classic/alerts"])
     if stack.alertmanager is not None:
         alertmanager = f"amtool --alertmanager.url={stack.alertmanager.url} alert"
-    kubeconfig = None
     if stack.control_plane is not None:  # the real one: its kubeconfig has the certificates
-        kubeconfig = str(stack.kubeconfig)
         cluster = f"{stack.cluster_url}  (the real control plane, Kubernetes {KUBERNETES})"
     else:
         cluster = f"kubectl --server={stack.cluster_url} get jobs -A"
     return Links(
-        kubeconfig=kubeconfig,
         status=f"{stack.exporter.url}/",
         cluster=cluster,
         prometheus=prometheus,
         alertmanager=alertmanager,
+        kubeconfig=str(stack.kubeconfig) if stack.control_plane is not None else None,
     )
 
 

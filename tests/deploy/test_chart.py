@@ -400,6 +400,7 @@ SECTIONS = frozenset(
         "dashboard",
         "networkPolicy",
         "podDisruptionBudget",
+        "sharding",
         "webConfig",
     }
 )

@@ -48,6 +48,8 @@ class RecordingSink:
         self.replaced: list[tuple[str, str | None, int]] = []
         self.applied: Counter[tuple[str, str]] = Counter()
         self.malformed = 0
+        self.pages: dict[tuple[str, str | None], list[Raw]] = {}
+        self.page_sizes: list[int] = []
 
     def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> int:
         current = self.objects[resource]
@@ -63,6 +65,16 @@ class RecordingSink:
         self.replaced.append((resource, scope, len(objects)))
         after = {u: o for u, o in current.items() if _in(o, scope)}
         return sum(before.get(u) != after.get(u) for u in before.keys() | after.keys())
+
+    def list_started(self, resource: str, scope: str | None) -> None:
+        self.pages[resource, scope] = []
+
+    def list_page(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
+        self.pages[resource, scope].extend(objects)
+        self.page_sizes.append(len(objects))
+
+    def list_done(self, resource: str, scope: str | None) -> int:
+        return self.replace(resource, scope, self.pages.pop((resource, scope)))
 
     def apply(self, resource: str, event_type: str, obj: Raw) -> None:
         self.applied[resource, event_type] += 1

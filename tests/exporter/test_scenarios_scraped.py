@@ -11,8 +11,10 @@ played once (fast), then each test reads the same scrape.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,19 +74,25 @@ async def _get(url: str, accept: str = "") -> str:
         return await response.text()
 
 
-async def _play_and_scrape() -> Scrape:
+@contextlib.asynccontextmanager
+async def _stack() -> AsyncIterator[tuple[SimServer, str]]:
+    """The sim and a ready `jobwatch serve` watching it: (sim, the /metrics URL)."""
     with tempfile.TemporaryDirectory() as tmp:
         async with SimServer("127.0.0.1", 0, bookmark_period=2.0) as sim:
             kubeconfig = sim.write_kubeconfig(Path(tmp) / "kubeconfig")
             config = settings(kubeconfig=str(kubeconfig), listen_address="127.0.0.1:0")
             async with Exporter(config) as exporter:
                 await exporter.wait_ready()
-                await ScenarioPlayer(sim.store, speed=200).run(until_settled=True)
-                url = f"{exporter.url}/metrics"
-                async with asyncio.timeout(SETTLE_TIMEOUT):
-                    text = await _converged(sim, url)
-                om = await _get(url, "application/openmetrics-text; version=1.0.0")
-                return Scrape(text, om, _samples(text))
+                yield sim, f"{exporter.url}/metrics"
+
+
+async def _play_and_scrape() -> Scrape:
+    async with _stack() as (sim, url):
+        await ScenarioPlayer(sim.store, speed=200).run(until_settled=True)
+        async with asyncio.timeout(SETTLE_TIMEOUT):
+            text = await _converged(sim, url)
+        om = await _get(url, "application/openmetrics-text; version=1.0.0")
+        return Scrape(text, om, _samples(text))
 
 
 async def _converged(sim: SimServer, url: str) -> str:
@@ -110,6 +118,32 @@ async def _converged(sim: SimServer, url: str) -> str:
             return text
         previous = text
         await asyncio.sleep(0.3)
+
+
+async def _play_with_the_job_watch_lagging(name: str) -> Scrape:
+    """Play one scenario while the Job watch sends nothing (the Pod watch keeps up: separate
+    streams, as under load), until the exporter saw a pod deleted; then the Job watch catches
+    up, and the scrape once it converged."""
+    async with _stack() as (sim, url):
+        sim.faults.blackhole(resources=("jobs",))
+        await ScenarioPlayer(sim.store, speed=200).run([name], until_settled=True)
+        async with asyncio.timeout(SETTLE_TIMEOUT):
+            while True:
+                if await _saw_a_pod_deleted(url):
+                    break
+                await asyncio.sleep(0.1)
+        sim.faults.clear()
+        async with asyncio.timeout(SETTLE_TIMEOUT):
+            text = await _converged(sim, url)
+        return Scrape(text, "", _samples(text))
+
+
+async def _saw_a_pod_deleted(url: str) -> bool:
+    return any(
+        s.name == m.EXPORTER_EVENTS_TOTAL.name
+        and s.labels == {"resource": "pods", "type": "DELETED"}
+        for s in _samples(await _get(url))
+    )
 
 
 def _without_self_metrics(text: str) -> str:
@@ -387,3 +421,13 @@ def test_live_openmetrics_parses(scrape: Scrape) -> None:
     families = {f.name for f in parse_openmetrics(scrape.openmetrics)}
     assert m.JOB_STATE.name in families
     assert scrape.openmetrics.endswith("# EOF\n")
+
+
+def test_a_pod_deleted_before_its_job_arrived_still_explains_the_job() -> None:
+    """Seen under load: the controller deleted the crash-looping pod before the exporter got
+    the Job's ADDED event; the exit code that pod showed must still explain the failed Job."""
+    scrape = asyncio.run(_play_with_the_job_watch_lagging("onfailure_crashloop_backoff_limit"))
+    labels = job("sim-onfailure", "fail-onfailure")
+    assert len(scrape.find(m.JOB_STATE, **labels, **FAILED_BLE[1])) == 1
+    found = scrape.find(m.JOB_LAST_EXIT_CODE, **labels, cause="app_error")
+    assert [s.value for s in found] == [1]

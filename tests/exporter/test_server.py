@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from jobwatch import __version__, server
+from jobwatch.body import Exposition, Segment, combined_crc
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -23,18 +24,18 @@ class Source:
     last_heartbeat: float | None = None
     renders: list[bool] = field(default_factory=list)
 
-    async def settle(self, max_steps: int | None = None) -> None:
-        return None
-
     def pending(self) -> list[str]:
         return [] if self.ready else ["jobs/*"]
 
     def unavailable_resources(self) -> list[str]:
         return ["cronjobs/*: forbidden"]
 
-    def exposition(self, openmetrics: bool) -> bytes:
+    def latest(self, openmetrics: bool) -> Exposition:
         self.renders.append(openmetrics)
-        return b"# EOF\n" if openmetrics else b"x 1\n" * 1000
+        if openmetrics:
+            return Exposition.of(b"# EOF\n")
+        segments = tuple(Segment.of(b"x 1\n" * 100) for _ in range(9))
+        return Exposition(segments, *combined_crc(segments), b"x 1\n" * 100)
 
 
 Check = Callable[[aiohttp.ClientSession, str], Awaitable[None]]

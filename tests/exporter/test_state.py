@@ -133,6 +133,25 @@ def test_a_pod_that_failed_and_went_between_scrapes_still_counts_and_explains() 
     assert value(state, failures, namespace="mem-example", cause="oom_killed") == 1
 
 
+def test_pods_that_failed_and_went_before_their_job_arrived_still_explain_it() -> None:
+    """The Job and Pod watches are separate streams: under load the Job's ADDED event can come
+    after the controller already deleted its failed pods (an OnFailure crash loop reaching
+    backoffLimit). The exit those pods showed must still explain the Job once it arrives."""
+    state = ExporterState(clock=Clock())
+    oom = scenarios.fixture("oomkilled_137")
+    for pod in oom["pods"]:
+        state.apply("pods", "ADDED", pod)
+    assert state.reports() == {}  # a scrape while the Job is still on its way
+    for pod in oom["pods"]:
+        state.apply("pods", "DELETED", pod)
+    state.apply("jobs", "ADDED", oom["job"])
+    exit_code = metrics.JOB_LAST_EXIT_CODE.name
+    assert value(state, exit_code, job_name="memory-demo-2", cause="oom_killed") == 137
+    failures = metrics.CONTAINER_FAILURES_TOTAL.name
+    assert value(state, failures, namespace="mem-example", cause="oom_killed") == 1
+    assert value(state, metrics.EXPORTER_TRACKED_OBJECTS.name, resource="pods") == 0
+
+
 @pytest.mark.parametrize(
     "bad",
     [

@@ -28,6 +28,8 @@ def test_demo_on_the_real_control_plane_prints_a_usable_kubeconfig() -> None:
             "--cluster",
             "kube",
             "--no-alerting",
+            "--duration",
+            "90",  # the demo ends by itself even if a line this test waits for never comes
             "--scenarios",
             "healthy,oomkilled",
         ],

@@ -5,8 +5,9 @@ says kubectl shows (`kubectl_status`, which decides `failed_pod_displayed_comple
 the sim's own table printer shows.
 
 Only the API server matters here: each pod is created, its status PATCHed as a kubelet would,
-and (for the deletion shapes) deleted; a finalizer of ours keeps it readable after deletion.
-The three readers all see the very object the API server returns.
+and (for the deletion shapes) deleted; a finalizer of ours keeps it readable after deletion,
+and binding it to the scripted kubelet's Node keeps PodGC away from it. The Table is read with
+`includeObject=Object`, so the three readers see the very object its row was printed from.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ import pytest
 
 from jobwatch.analysis.kubectl import kubectl_status
 from jobwatch.model import parse_pod
+from jobwatch_testbed.kube.api import Api
 from jobwatch_testbed.kube.controlplane import ControlPlane, ControlPlaneError
+from jobwatch_testbed.kube.kubelet import register_node
 from jobwatch_testbed.sim import PODS, ScenarioPlayer, Store
+from jobwatch_testbed.sim.kubelet import NODE
 from jobwatch_testbed.sim.tables import pod_columns
 from tests.printer_shapes import SHAPES
 
@@ -35,16 +39,29 @@ SHAPES_NS = "printer-shapes"
 SCENARIOS_NS = "printer-scenarios"
 
 
-def _table(cp: ControlPlane, namespace: str) -> dict[str, list[str]]:
-    """GET the namespace's pods as a meta.k8s.io Table: name -> cells."""
-    req = urllib.request.Request(f"{cp.url}/api/v1/namespaces/{namespace}/pods")
+def _table(cp: ControlPlane, namespace: str) -> dict[str, tuple[list[str], Obj]]:
+    """GET the namespace's pods as a meta.k8s.io Table, each row with its whole object, so the
+    cells and the pod come from one read: name -> (cells, pod)."""
+    url = f"{cp.url}/api/v1/namespaces/{namespace}/pods?includeObject=Object"
+    req = urllib.request.Request(url)
     req.add_header("Accept", TABLE)
     with urllib.request.urlopen(req, timeout=30, context=cp.ssl_context()) as resp:
         table = json.loads(resp.read())
     assert table["kind"] == "Table"
     names = [c["name"] for c in table["columnDefinitions"]][:5]
     assert names == ["Name", "Ready", "Status", "Restarts", "Age"]
-    return {row["cells"][0]: row["cells"] for row in table["rows"]}
+    return {row["cells"][0]: (row["cells"], row["object"]) for row in table["rows"]}
+
+
+def _node(cp: ControlPlane) -> None:
+    """The scripted kubelet's Node: pods bound to a Node that exists are left alone by PodGC,
+    which would otherwise mark the deleted, unscheduled ones Failed after a while."""
+
+    async def register() -> None:
+        async with Api(cp.url, cp.ssl_context()) as api:
+            await register_node(api)
+
+    asyncio.run(register())
 
 
 def _namespace(cp: ControlPlane, namespace: str) -> None:
@@ -71,7 +88,7 @@ def _put_pod(cp: ControlPlane, namespace: str, name: str, pod: Obj) -> None:
             "labels": meta.get("labels") or {},
             "annotations": meta.get("annotations") or {},
         },
-        "spec": pod["spec"],
+        "spec": {**pod["spec"], "nodeName": NODE},
     }
     base = f"/api/v1/namespaces/{namespace}/pods"
     cp.request("POST", base, body)
@@ -79,11 +96,6 @@ def _put_pod(cp: ControlPlane, namespace: str, name: str, pod: Obj) -> None:
     cp.request("PATCH", f"{base}/{name}/status", patch, "application/merge-patch+json")
     if "deletionTimestamp" in meta:
         cp.request("DELETE", f"{base}/{name}", {"gracePeriodSeconds": 30})
-
-
-def _pods(cp: ControlPlane, namespace: str) -> dict[str, Obj]:
-    items = cp.request("GET", f"/api/v1/namespaces/{namespace}/pods")["items"]
-    return {p["metadata"]["name"]: p for p in items}
 
 
 def _shape_name(shape_id: str) -> str:
@@ -94,21 +106,21 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+Table = dict[str, tuple[list[str], Obj]]
+
+
 @pytest.fixture(scope="module")
-def shapes_on_real(control_plane: ControlPlane) -> tuple[dict[str, list[str]], dict[str, Obj]]:
+def shapes_on_real(control_plane: ControlPlane) -> Table:
+    _node(control_plane)
     _namespace(control_plane, SHAPES_NS)
     for shape in SHAPES:
         _put_pod(control_plane, SHAPES_NS, _shape_name(shape.id), shape.pod)
-    return _table(control_plane, SHAPES_NS), _pods(control_plane, SHAPES_NS)
+    return _table(control_plane, SHAPES_NS)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=[s.id for s in SHAPES])
-def test_shape_status_equals_the_real_table(
-    shape: Any, shapes_on_real: tuple[dict[str, list[str]], dict[str, Obj]]
-) -> None:
-    table, pods = shapes_on_real
-    name = _shape_name(shape.id)
-    cells, real = table[name], pods[name]
+def test_shape_status_equals_the_real_table(shape: Any, shapes_on_real: Table) -> None:
+    cells, real = shapes_on_real[_shape_name(shape.id)]
     assert cells[2] == shape.status  # the hand-derived expectation agrees with upstream
     assert kubectl_status(parse_pod(real)) == cells[2]
     ready, status, restarts, _ = pod_columns(real)
@@ -157,35 +169,33 @@ async def _scenario_pods() -> list[Obj]:
 
 
 @pytest.fixture(scope="module")
-def scenario_pods_on_real(
-    control_plane: ControlPlane,
-) -> tuple[dict[str, list[str]], dict[str, Obj], dict[str, Obj]]:
+def scenario_pods_on_real(control_plane: ControlPlane) -> tuple[Table, dict[str, Obj]]:
+    _node(control_plane)
     _namespace(control_plane, SCENARIOS_NS)
     sim_pods = {f"scenario-pod-{i}": p for i, p in enumerate(asyncio.run(_scenario_pods()))}
     for name, pod in sim_pods.items():
         _put_pod(control_plane, SCENARIOS_NS, name, pod)
-    return _table(control_plane, SCENARIOS_NS), _pods(control_plane, SCENARIOS_NS), sim_pods
+    return _table(control_plane, SCENARIOS_NS), sim_pods
 
 
 def test_every_scenario_pod_shape_prints_as_the_real_table(
-    scenario_pods_on_real: tuple[dict[str, list[str]], dict[str, Obj], dict[str, Obj]],
+    scenario_pods_on_real: tuple[Table, dict[str, Obj]],
 ) -> None:
-    table, real, sim = scenario_pods_on_real
+    table, sim = scenario_pods_on_real
     assert len(sim) >= 40, "the scenarios produce many distinct pod states"
     wrong = []
-    for name, cells in sorted(table.items()):
-        ours = kubectl_status(parse_pod(real[name]))
+    for name, (cells, real) in sorted(table.items()):
+        ours = kubectl_status(parse_pod(real))
         sims = pod_columns(sim[name])
         if (ours, sims[0], sims[1]) != (cells[2], cells[1], cells[2]):
             wrong.append(f"{name}: real {cells[1:3]}, jobwatch {ours}, sim {sims[:2]}")
     assert not wrong, "\n".join(wrong)
-    assert {c[2] for c in table.values()} >= {"Completed", "Error", "OOMKilled", "Running"}
+    assert {c[2] for c, _ in table.values()} >= {"Completed", "Error", "OOMKilled", "Running"}
 
 
 def test_kubectl_get_pods_shows_the_table_cells(
-    control_plane: ControlPlane, shapes_on_real: tuple[dict[str, list[str]], dict[str, Obj]]
+    control_plane: ControlPlane, shapes_on_real: Table
 ) -> None:
-    table, _ = shapes_on_real
     out = control_plane.kubectl("get", "pods", "-n", SHAPES_NS, "--no-headers")
     shown = {line.split()[0]: line.split()[2] for line in out.splitlines() if line.strip()}
-    assert shown == {name: cells[2] for name, cells in table.items()}
+    assert shown == {name: cells[2] for name, (cells, _) in shapes_on_real.items()}

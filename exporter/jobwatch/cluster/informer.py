@@ -1,8 +1,8 @@
 """One informer: list, then watch from the resourceVersion, relist only on 410 (principle 3).
 
 This is kopf's way (and client-go's reflector): a paged LIST (`limit`, following `continue`)
-gives a consistent snapshot and its resourceVersion; `Sink.replace` installs it with Replace
-semantics, so objects deleted while we were away disappear (principle 5). Then a WATCH from that
+gives a consistent snapshot and its resourceVersion; each page goes to the sink as it arrives
+(`list_page`, so the whole LIST is never held) and `list_done` completes Replace semantics, so objects deleted while we were away disappear (principle 5). Then a WATCH from that
 resourceVersion with `allowWatchBookmarks=true` streams changes; bookmarks move the remembered
 resourceVersion forward without an object. When a watch ends (the server's `timeoutSeconds`, a
 dropped connection, a read timeout on a black-holed stream) the informer resumes from the last
@@ -55,6 +55,7 @@ WATCH_EVENTS = APPLIED_EVENTS | {"BOOKMARK", "ERROR"}
 CONNECT_TIMEOUT = 10.0
 DEFAULT_RETRY_AFTER = 1.0
 _SHOWN = 200  # bytes of a bad line or error body that go into a log message
+LINES_PER_YIELD = 32  # watch lines handled between yields to the event loop
 RELIST_JITTER = 0.2  # a periodic relist comes after period * [1, 1.2): informers spread out
 _PROBLEMS: dict[int, Problem] = {
     401: "forbidden",
@@ -199,10 +200,11 @@ class Informer:
 
     # ------------------------------------------------------------------ LIST
     async def _list(self, *, periodic: bool = False) -> None:
-        """Paged LIST into one snapshot, then `sink.replace`; retries pages, restarts on 410.
-        A periodic relist reports what the store had wrong (drift) before healing it."""
-        items: list[Raw] = []
-        token = ""
+        """Paged LIST, each page applied as it arrives and dropped (bounded memory), then
+        `sink.list_done` removes what the LIST did not show (Replace semantics); retries pages,
+        restarts on 410. A periodic relist reports what the store had wrong (drift)."""
+        token, listed = "", 0
+        self._sink.list_started(self.resource, self.scope)
         while True:
             try:
                 page, token, rv = await self._list_page(token)
@@ -211,16 +213,19 @@ class Informer:
                 continue
             except _Expired:
                 self._expired("list")
-                items, token = [], ""
+                token, listed = "", 0
+                self._sink.list_started(self.resource, self.scope)
                 continue
-            items.extend(page)
+            self._sink.list_page(self.resource, self.scope, page)
+            listed += len(page)
+            del page
             if not token:
                 break
-        differences = self._sink.replace(self.resource, self.scope, items) or 0
+        differences = self._sink.list_done(self.resource, self.scope) or 0
         self._rv = rv
         self._backoff.reset()
         self._schedule_relist()
-        log.debug("%r listed %d objects", self, len(items))
+        log.debug("%r listed %d objects", self, listed)
         if periodic and differences:
             self._telemetry.drifted(self.resource, differences)
             self._log.log(
@@ -323,10 +328,13 @@ class Informer:
         pending = bytearray()
         async for chunk in response.content.iter_any():
             pending += chunk
-            start = 0
+            start, handled = 0, 0
             while (end := pending.find(b"\n", start)) >= 0:
                 self._handle_line(bytes(pending[start:end]))
                 start = end + 1
+                handled += 1
+                if handled % LINES_PER_YIELD == 0:
+                    await asyncio.sleep(0)  # a backlog of events never holds the loop long
             if start:
                 del pending[:start]
         if pending.strip():

@@ -3,15 +3,20 @@
 `ExporterState` ties the parts together, each with one home: the slim store (`store`), the pure
 analysis (`jobwatch.analysis`), the render cache (`cache`), CronJob tracking (`cronjobs`), the
 failure counters (`counters`) and the self-metrics (`telemetry`, which the informers report to
-directly). A change marks its Job dirty; before a scrape only dirty Jobs are analysed and
-re-rendered, so a scrape of an unchanged cluster only joins bytes (design principle 4). Deleted
-Jobs lose their series at once; CronJob history and counters outlive them (principle 5).
+directly). A change marks its Job dirty; `render_forever` (run by `serve`) analyses dirty Jobs
+in bounded, debounced steps as events arrive and publishes a new body, so a scrape (`latest`)
+only writes cached segments and never analyses (design principle 4). The served body is at most
+`DEBOUNCE` plus one pass over the changed Jobs behind the events; its age is exported as
+`jobwatch_exporter_unrendered_change_age_seconds`. Deleted Jobs lose their series at once;
+CronJob history and counters outlive them (principle 5). With a `Shard`, only this shard's
+Jobs, their pods and its CronJobs are kept (`jobwatch.sharding`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import itertools
 import logging
 import time
@@ -23,7 +28,9 @@ from jobwatch import exposition as ex
 from jobwatch import metrics as m
 from jobwatch.analysis.job import analyse
 from jobwatch.analysis.report import CronJobStatus, JobReport
+from jobwatch.body import Exposition
 from jobwatch.model import CRONJOBS, JOBS, PODS, Raw, Resource
+from jobwatch.sharding import ALL, Shard
 from jobwatch.state.cache import RenderCache
 from jobwatch.state.counters import FailureCounters
 from jobwatch.state.cronjobs import CronJobs, Key
@@ -33,7 +40,10 @@ from jobwatch.vocabulary import JOB_REASONS, bounded
 
 log = logging.getLogger("jobwatch.state")
 
-REFRESH_STEP = 250  # Jobs analysed per step: a few tens of milliseconds at most
+REFRESH_STEP = 250  # Jobs analysed per step at most
+STEP_SECONDS = 0.005  # and for about this long: the event loop is never held much longer
+DEBOUNCE = 0.25  # seconds the renderer collects changes before a pass
+GC_THRESHOLDS = (20_000, 20, 50)  # young collections every 20k allocations, not every 700
 
 
 def _remember_exits(report: JobReport, previous: JobReport | None) -> JobReport:
@@ -57,8 +67,10 @@ class ExporterState:
         clock: Callable[[], float] = time.time,
         cronjob_history: int = 50,
         namespace_retention: float = 3600.0,
+        shard: Shard = ALL,
     ) -> None:
         self._clock = clock
+        self.shard = shard
         self.telemetry = SelfMetrics(clock)
         self.telemetry.on_settled = self._end_baseline
         self.failures = FailureCounters(clock, reason=lambda r: bounded(r, JOB_REASONS))
@@ -66,33 +78,72 @@ class ExporterState:
         self._namespace_retention = namespace_retention
         self._jobless_since: dict[str, float] = {}
         self.cronjobs = CronJobs(cronjob_history)
-        self.store = Store(self.telemetry)
+        self.store = Store(self.telemetry, shard, on_change=self._changed)
         self.cache = RenderCache()
         self._reports: dict[str, JobReport] = {}
         self.analysed = 0  # analyse() calls so far: scrapes of an unchanged cluster add none
+        self._listing: dict[tuple[Resource, str | None], tuple[set[object], list[int]]] = {}
+        self._changed_since: float | None = None  # oldest change not yet being rendered
+        self._rendering_since: float | None = None  # oldest change in the pass under way
+        self._wake = asyncio.Event()
+        self._frozen = False
 
     # --- Sink -------------------------------------------------------------------------------
 
     def replace(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> int:
         """Replace semantics; returns how many records were missing, extra or different
         (what a periodic relist counts as drift)."""
+        self.list_started(resource, scope)
+        self.list_page(resource, scope, objects)
+        return self.list_done(resource, scope)
+
+    def list_started(self, resource: Resource, scope: str | None) -> None:
+        """A (re)LIST of `resource` in `scope` begins: pages follow, then `list_done`."""
+        self._listing[resource, scope] = (set(), [0])
+
+    def list_page(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> None:
+        """One LIST page, applied at once (so the whole LIST is never held)."""
+        seen, differences = self._listing.setdefault((resource, scope), (set(), [0]))
         if resource == CRONJOBS:
-            return self._replace_cronjobs(scope, objects)
+            for obj in objects:
+                if (key := self._cronjob_key(obj, "ADDED")) is not None:
+                    seen.add(key)
+                    differences[0] += self._owns_cronjob(obj) and self._cronjob_exists(key)
+            return
         if resource not in (JOBS, PODS):
             log.warning("ignoring unknown resource %r", resource)
-            return 0
-        listed = self.store.parse_all(resource, objects)
-        held: Mapping[str, object] = self.store.jobs if resource == JOBS else self.store.pods
-        differences = 0
-        for uid in self.store.uids_in(resource, scope):
-            if uid not in listed:
-                self._remove(resource, uid)
-                differences += 1
-        for uid, record in listed.items():
-            before = held.get(uid)
+            return
+        held: Mapping[str, object] = self.store.held(resource)
+        for obj in objects:
+            record = self.store.parse(resource, obj)
+            if record is None:
+                continue
+            seen.add(record.uid)
+            before = held.get(record.uid)
             self.store.put(record)
-            differences += held.get(uid) != before
-        return differences
+            differences[0] += held.get(record.uid) != before
+
+    def list_done(self, resource: Resource, scope: str | None) -> int:
+        """The LIST is complete: what it did not show in `scope` is gone. Returns how many
+        records were missing, extra or different over the whole LIST."""
+        seen, differences = self._listing.pop((resource, scope), (set(), [0]))
+        if resource == CRONJOBS:
+            self.cronjobs.watching = True
+            self._refresh()  # record runs seen so far before judging which CronJobs are gone
+            known = self.cronjobs.known()
+            gone = [k for k in known if in_scope(k[0], scope) and k not in seen]
+            for key in gone:
+                self._cronjob_gone(key)
+            return differences[0] + len(gone)
+        if resource not in (JOBS, PODS):
+            return 0
+        for uid in self.store.uids_in(resource, scope):
+            if uid not in seen:
+                self._remove(resource, uid)
+                differences[0] += 1
+        if resource == JOBS:
+            self.store.foreign &= {u for u in seen if isinstance(u, str)}
+        return differences[0]
 
     def apply(self, resource: Resource, event_type: str, obj: Raw) -> None:
         if resource == CRONJOBS:
@@ -128,30 +179,41 @@ class ExporterState:
         self._refresh()
         return self.cache.generation
 
-    def refresh_step(self, budget: int = REFRESH_STEP) -> bool:
-        """Analyse at most `budget` changed Jobs; True once none is left. The server and the
-        resync loop call this between awaits, so a big backlog (the first scrape of a large
-        cluster, a resync) never holds the event loop for long."""
-        if len(self.store.dirty) <= budget:
+    def refresh_step(self, budget: int = REFRESH_STEP, seconds: float | None = None) -> bool:
+        """Analyse at most `budget` changed Jobs (and, with `seconds`, stop once that long
+        passed); True once none is left. The renderer calls this between awaits, so a big
+        backlog (the first render of a large cluster, a resync) never holds the loop long."""
+        if seconds is None and len(self.store.dirty) <= budget:
             self._refresh()
             return True
-        self._analyse_batch(self.store.take_dirty(budget))
-        return False
+        self.failures.counting = self._baseline_done or not self.telemetry.expecting
+        started = time.perf_counter()
+        now = self._clock()
+        for _ in range(min(budget, len(self.store.dirty))):
+            (uid,) = self.store.take_dirty(1)
+            self._analyse_one(uid, now)
+            if seconds is not None and time.perf_counter() - started >= seconds:
+                break
+        if self.store.dirty:
+            return False
+        self._render_cronjobs()
+        return True
 
     async def settle(self, max_steps: int | None = None) -> None:
-        """`refresh_step` until nothing is left, yielding to the event loop between steps;
-        after `max_steps` steps the rest is done in one go."""
+        """`refresh_step`s of about STEP_SECONDS until nothing is left, yielding to the event
+        loop between steps; after `max_steps` steps the rest is done in one go."""
         steps = itertools.count() if max_steps is None else range(max_steps)
         for _ in steps:
-            if self.refresh_step():
+            if self.refresh_step(seconds=STEP_SECONDS):
                 return
             await asyncio.sleep(0)
         self._refresh()
 
     def expire(self) -> None:
         """Mark every Job for re-analysis at the current time (stalls and retries depend on
-        it); `refresh_step` or the next scrape does the work, re-rendering only what changed."""
+        it); the renderer's next pass does the work, re-rendering only what changed."""
         self.store.dirty.update(self.store.jobs)
+        self._wake.set()
 
     def resync(self) -> int:
         """Re-analyse every Job at the current time (stalls and retries depend on it); re-render
@@ -160,23 +222,76 @@ class ExporterState:
         return self._refresh()
 
     def exposition(self, openmetrics: bool) -> bytes:
-        """The whole /metrics body in text 0.0.4 or OpenMetrics 1.0.0."""
+        """The whole /metrics body in text 0.0.4 or OpenMetrics 1.0.0, analysed up to now
+        (tests, tools). The server uses `latest`, which never analyses."""
         self._refresh()
+        self._changed_since = self._rendering_since = None
+        return self.cache.body(self._tail(openmetrics), openmetrics)
+
+    def latest(self, openmetrics: bool) -> Exposition:
+        """The last published body plus a fresh tail: no analysis, no join of Job lines."""
+        segments, crc, size = self.cache.published(openmetrics)
+        return Exposition(segments, crc, size, self._tail(openmetrics))
+
+    @property
+    def unrendered_age(self) -> float:
+        """Seconds since the oldest change that the served body does not show yet."""
+        oldest = [t for t in (self._changed_since, self._rendering_since) if t is not None]
+        return max(0.0, self._clock() - min(oldest)) if oldest else 0.0
+
+    async def render_forever(self, debounce: float = DEBOUNCE) -> None:
+        """Analyse and publish changes as they arrive, in bounded steps that yield to the loop.
+        A pass starts `debounce` seconds after the first change it will include."""
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(debounce)
+            await self.render_pass()
+
+    async def render_pass(self) -> None:
+        """One pass: analyse every dirty Job, re-join stale chunks, publish the bodies."""
+        self._wake.clear()
+        self._rendering_since, self._changed_since = self._changed_since, None
+        await self.settle()
+        await self.cache.join_stale_off_loop(STEP_SECONDS)
+        await self.cache.publish_soon()
+        self._rendering_since = None
+
+    def _tail(self, openmetrics: bool) -> bytes:
         tracked: dict[Resource, int] = {JOBS: len(self.store.jobs), PODS: len(self.store.pods)}
         if self.cronjobs.watching:
             tracked[CRONJOBS] = len(self.cronjobs)
-        tail = (
-            ex.counter(m.JOB_FAILURES_TOTAL, self.failures.jobs.series(), openmetrics),
-            ex.counter(m.CONTAINER_FAILURES_TOTAL, self.failures.containers.series(), openmetrics),
-            self.telemetry.render(tracked, openmetrics),
+        return ex.finish(
+            (
+                ex.counter(m.JOB_FAILURES_TOTAL, self.failures.jobs.series(), openmetrics),
+                ex.counter(
+                    m.CONTAINER_FAILURES_TOTAL, self.failures.containers.series(), openmetrics
+                ),
+                self.telemetry.render(tracked, openmetrics, self.unrendered_age),
+            ),
+            openmetrics,
         )
-        return self.cache.body(tail, openmetrics)
+
+    def _changed(self) -> None:
+        if self._changed_since is None:
+            self._changed_since = self._clock()
+        self._wake.set()
+
+    def _freeze(self) -> None:
+        """After the initial sync: the long-lived records leave the collector's generations,
+        so gen2 collections stop walking them (their memory is still freed by refcount)."""
+        if not self._frozen:
+            self._frozen = True
+            gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
 
     # --- Jobs and Pods ----------------------------------------------------------------------
 
     def _remove(self, resource: Resource, uid: str) -> None:
         job_uid = self.store.job_of(resource, uid)
         if job_uid is None:
+            return
+        if resource == PODS and job_uid not in self.store.jobs:
+            self.store.depart(uid)  # its Job is still on its way: it will see this pod
             return
         # Count and record what changed since the last scrape (an exit code, a failure) before
         # the object goes, or it would be lost with it.
@@ -185,6 +300,7 @@ class ExporterState:
             self._analyse_batch([job_uid])
         self.store.remove(resource, uid)
         if resource == JOBS:
+            self._changed()  # its series go with the next pass
             self.cache.set_job(uid, None)
             self.failures.forget(uid)
             report = self._reports.pop(uid, None)
@@ -193,20 +309,10 @@ class ExporterState:
 
     # --- CronJobs (only when they are watched) ---------------------------------------------
 
-    def _replace_cronjobs(self, scope: str | None, objects: Sequence[Raw]) -> int:
-        self.cronjobs.watching = True
-        listed = {key for obj in objects if (key := self._cronjob_key(obj, "ADDED")) is not None}
-        self._refresh()  # record runs seen so far before judging which CronJobs are gone
-        gone = [k for k in self.cronjobs.known() if in_scope(k[0], scope) and k not in listed]
-        for key in gone:
-            self._cronjob_gone(key)
-        added = sum(self._cronjob_exists(key) for key in listed)
-        return len(gone) + added
-
     def _apply_cronjob(self, event_type: str, obj: Raw) -> None:
         self.cronjobs.watching = True
         key = self._cronjob_key(obj, event_type)
-        if key is None:
+        if key is None or not self._owns_cronjob(obj):
             return
         if event_type == "DELETED":
             self._refresh()
@@ -223,6 +329,11 @@ class ExporterState:
         self.store.malformed(CRONJOBS, obj, f"{event_type} without metadata.namespace/name")
         return None
 
+    def _owns_cronjob(self, obj: Raw) -> bool:
+        meta = obj.get("metadata")
+        uid = meta.get("uid") if isinstance(meta, dict) else None
+        return not self.shard.sharded or (isinstance(uid, str) and self.shard.owns(uid))
+
     def _cronjob_exists(self, key: Key) -> bool:
         if not self.cronjobs.add(key):
             return False
@@ -236,6 +347,7 @@ class ExporterState:
         """A deleted CronJob's series go (principle 5); its Jobs, if orphaned, keep theirs."""
         self.cronjobs.remove(key)
         self.cache.drop_cronjob(key)
+        self._changed()
 
     # --- analysis and rendering -------------------------------------------------------------
 
@@ -246,6 +358,11 @@ class ExporterState:
         if not self._baseline_done:
             self._refresh()
             self._baseline_done = True
+            # Ready from now on: the served body already shows the initial LISTs.
+            self.cache.publish(False)
+            self._changed_since = None
+            if self.telemetry.expecting:
+                self._freeze()
 
     def expire_namespaces(self) -> int:
         """Drop the failure counter series of namespaces that have had no Job for the
@@ -270,18 +387,26 @@ class ExporterState:
         """Analyse these Jobs at one `now`; returns how many reports changed."""
         # Before every informer has listed, what arrives is the baseline: not counted.
         self.failures.counting = self._baseline_done or not self.telemetry.expecting
-        started = time.perf_counter()
         now = self._clock()
-        changed = sum(self._analyse(uid, now) for uid in uids if uid in self.store.jobs)
+        return sum(self._analyse_one(uid, now) for uid in uids)
+
+    def _analyse_one(self, uid: str, now: float) -> bool:
+        if uid not in self.store.jobs:
+            return False
+        started = time.perf_counter()
+        changed = self._analyse(uid, now)
         if changed:
             self.telemetry.rendered(time.perf_counter() - started)
         return changed
 
     def _refresh(self) -> int:
         changed = self._analyse_batch(self.store.take_dirty())
+        self._render_cronjobs()
+        return changed
+
+    def _render_cronjobs(self) -> None:
         for key, status in self.cronjobs.take_changed().items():
             self.cache.set_cronjob(key, ex.render_cronjob(status))
-        return changed
 
     def _analyse(self, uid: str, now: float) -> bool:
         """Analyse one Job; re-render it (and its CronJob) when the report changed."""
@@ -289,7 +414,14 @@ class ExporterState:
         previous = self._reports.get(uid)
         self.analysed += 1
         try:
-            report = _remember_exits(analyse(job, self.store.pods_of(uid), now), previous)
+            if departed := self.store.take_departed(uid):
+                # Pods deleted before the Job arrived: first what it would have shown with them.
+                earlier = analyse(job, self.store.pods_of(uid, departed), now)
+                self.failures.observe(earlier)
+                previous_exits: JobReport | None = _remember_exits(earlier, previous)
+            else:
+                previous_exits = previous
+            report = _remember_exits(analyse(job, self.store.pods_of(uid), now), previous_exits)
         except Exception as error:  # a bug must cost one Job's series, not the whole scrape
             self.store.malformed(
                 JOBS,

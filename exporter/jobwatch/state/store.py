@@ -2,7 +2,8 @@
 
 Raw objects are projected to `jobwatch.model` records at once and never kept. A malformed object
 is counted (`jobwatch_exporter_parse_errors_total`), logged once, and skipped; the rest carries on.
-A change marks its Job dirty: only dirty Jobs are analysed again.
+A change marks its Job dirty: only dirty Jobs are analysed again. With a `Shard`, only this
+shard's Jobs and their pods are kept (`jobwatch.sharding`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from jobwatch.model import JOBS, PODS, Job, Pod, Raw, Resource, parse_job, parse_pod
+from jobwatch.sharding import ALL, Shard
 from jobwatch.state.telemetry import SelfMetrics
 
 log = logging.getLogger("jobwatch.state")
 
 MAX_LOGGED = 1024  # distinct malformed objects remembered so each is logged once
+MAX_DEPARTED = 1024  # deleted pods kept for Jobs not held yet (see `Store.depart`)
 
 Record = Job | Pod
 R = TypeVar("R", Job, Pod)
@@ -30,12 +33,22 @@ def in_scope(namespace: str, scope: str | None) -> bool:
 class Store:
     """Slim Jobs and Pods by uid; `dirty` holds the uids of Jobs changed since their analysis."""
 
-    def __init__(self, telemetry: SelfMetrics) -> None:
+    def __init__(
+        self,
+        telemetry: SelfMetrics,
+        shard: Shard = ALL,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self._telemetry = telemetry
+        self.shard = shard
+        self._on_change = on_change  # a Job became dirty: the renderer has work
+        self.foreign: set[str] = set()  # Jobs of other shards: their pods are not kept
         self.jobs: dict[str, Job] = {}
         self.pods: dict[str, Pod] = {}
         self._pods_by_job: dict[str, dict[str, Pod]] = {}
         self.dirty: set[str] = set()
+        # Pods deleted before their Job arrived, by Job uid, oldest first (bounded).
+        self._departed: dict[str, dict[str, Pod]] = {}
         self._logged: set[tuple[str, str]] = set()
 
     # --- parsing ----------------------------------------------------------------------------
@@ -85,14 +98,28 @@ class Store:
         else:
             self._put_pod(record)
 
+    def owns(self, job: Job) -> bool:
+        """A Job is this shard's by its UID, or by its CronJob's UID when it has one."""
+        return self.shard.owns(job.cronjob_uid or job.uid)
+
     def _put_job(self, job: Job) -> None:
+        if self.shard.sharded and not self.owns(job):
+            if job.uid not in self.foreign:
+                self.foreign.add(job.uid)
+                for pod_uid in list(self._pods_by_job.get(job.uid, {})):
+                    self.remove(PODS, pod_uid)  # arrived before their Job: not ours after all
+            return
         if self.jobs.get(job.uid) != job:
             self.jobs[job.uid] = job
-            self.dirty.add(job.uid)
+            self._dirty(job.uid)
+
+    def _dirty(self, job_uid: str) -> None:
+        self.dirty.add(job_uid)
+        self._on_change()
 
     def _put_pod(self, pod: Pod) -> None:
-        if not pod.job_uid:
-            return  # not a Job's pod
+        if not pod.job_uid or pod.job_uid in self.foreign:
+            return  # not a Job's pod, or another shard's Job's
         old = self.pods.get(pod.uid)
         if old == pod:
             return
@@ -100,7 +127,7 @@ class Store:
             self._unindex(old)
         self.pods[pod.uid] = pod
         self._pods_by_job.setdefault(pod.job_uid, {})[pod.uid] = pod
-        self.dirty.add(pod.job_uid)
+        self._dirty(pod.job_uid)
 
     def job_of(self, resource: Resource, uid: str) -> str | None:
         """The uid of the Job a held record belongs to (itself for a Job); None if not held."""
@@ -111,24 +138,48 @@ class Store:
 
     def remove(self, resource: Resource, uid: str) -> None:
         if resource == JOBS:
+            self.foreign.discard(uid)
             self.jobs.pop(uid, None)
             self.dirty.discard(uid)
+            self._departed.pop(uid, None)
             return
         pod = self.pods.pop(uid, None)
         if pod is not None:
             self._unindex(pod)
+
+    def depart(self, uid: str) -> None:
+        """Remove a pod whose Job is not held (yet) but keep it aside: the Job and Pod watches
+        are separate streams, so the Job's ADDED event may come after the controller deleted
+        its failed pods; what they showed must still reach the Job's first analysis."""
+        pod = self.pods.get(uid)
+        if pod is None:
+            return
+        self.remove(PODS, uid)
+        self._departed.setdefault(pod.job_uid, {})[uid] = pod
+        while sum(len(p) for p in self._departed.values()) > MAX_DEPARTED:
+            oldest = next(iter(self._departed))
+            del self._departed[oldest]
+
+    def take_departed(self, job_uid: str) -> list[Pod]:
+        """The pods of this Job deleted before it was held (and not held again since: events
+        may come twice or out of order), forgotten from now on."""
+        departed = self._departed.pop(job_uid, {})
+        return [pod for uid, pod in departed.items() if uid not in self.pods]
 
     def _unindex(self, pod: Pod) -> None:
         siblings = self._pods_by_job.get(pod.job_uid, {})
         siblings.pop(pod.uid, None)
         if not siblings:
             self._pods_by_job.pop(pod.job_uid, None)
-        self.dirty.add(pod.job_uid)
+        self._dirty(pod.job_uid)
 
-    def pods_of(self, job_uid: str) -> list[Pod]:
-        """The Job's pods, oldest first (ties by name)."""
-        pods: Iterable[Pod] = self._pods_by_job.get(job_uid, {}).values()
+    def pods_of(self, job_uid: str, also: Iterable[Pod] = ()) -> list[Pod]:
+        """The Job's pods (and `also`), oldest first (ties by name)."""
+        pods: Iterable[Pod] = [*self._pods_by_job.get(job_uid, {}).values(), *also]
         return sorted(pods, key=lambda p: (p.created_at or 0.0, p.name))
+
+    def held(self, resource: Resource) -> dict[str, Job] | dict[str, Pod]:
+        return self.jobs if resource == JOBS else self.pods
 
     def take_dirty(self, budget: int | None = None) -> list[str]:
         """Up to `budget` (all when None) dirty Job uids, no longer dirty."""

@@ -138,7 +138,9 @@ class SelfMetrics:
 
     # --- exposition ---
 
-    def render(self, tracked: dict[Resource, int], openmetrics: bool) -> bytes:
+    def render(
+        self, tracked: dict[Resource, int], openmetrics: bool, unrendered_age: float = 0.0
+    ) -> bytes:
         expected = {r for r, _ in self._expected}
         resources = sorted({*RESOURCES, *expected, *tracked, *self._heartbeats})
         return b"".join(
@@ -173,6 +175,7 @@ class SelfMetrics:
                     {(r,): at for r, at in self._heartbeats.items()},
                     openmetrics,
                 ),
+                ex.gauge(m.EXPORTER_UNRENDERED_AGE, {(): unrendered_age}, openmetrics),
                 ex.summary(
                     m.EXPORTER_RENDER_SECONDS,
                     self.render_seconds,

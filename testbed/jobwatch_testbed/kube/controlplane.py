@@ -15,14 +15,15 @@
   ServiceAccount credentials so RBAC applies to them too. No node-lifecycle controller: nothing
   taints or evicts pods on the scripted kubelet's Node, so the Node needs no lease.
 
-There is no scheduler and no kubelet: `jobwatch_testbed.kube.kubelet` binds pods and writes
-their status through the API. `start()` waits for /readyz and for the controllers to work (the
+There is no scheduler and no kubelet: `jobwatch_testbed.kube.kubelet` binds pods to its Node
+(`NODE`, registered at start-up) and writes their status through the API. `start()` waits for /readyz and for the controllers to work (the
 `default` ServiceAccount exists); `stop()` stops by PID everything it started and removes its
 directory, also when start-up failed half way. Errors are `ControlPlaneError`, one line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -40,8 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from jobwatch_testbed.kube.api import Api
 from jobwatch_testbed.kube.build import Binaries, binaries
 from jobwatch_testbed.kube.certs import CertError, Certs, Pair, make_certs
+from jobwatch_testbed.kube.kubelet import register_node
 
 CONTROLLERS = (
     "job-controller",
@@ -255,6 +258,13 @@ class ControlPlane:
         self.wait_ready()
         self.processes["kube-controller-manager"].start()
         self._wait_controllers()
+        asyncio.run(self._register_node())
+
+    async def _register_node(self) -> None:
+        """The scripted kubelet's Node exists from the start, so the pod GC never takes a pod
+        bound to it for an orphan (it fails and deletes pods whose Node is missing)."""
+        async with Api(self.url, self.ssl_context()) as api:
+            await register_node(api)
 
     def _add_etcd(self) -> None:
         client, peer = free_port(), free_port()

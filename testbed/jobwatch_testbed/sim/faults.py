@@ -2,7 +2,9 @@
 
     sim.faults.drop_watches()              # abort every open watch connection (no final chunk)
     sim.faults.blackhole()                 # watches stay open but send nothing (no bookmarks,
-                                           # no timeout close); requests=True also stalls requests
+                                           # no timeout close); requests=True also stalls requests;
+                                           # resources=("jobs",): only those watches (one stream
+                                           # lagging behind the others)
     sim.faults.fail_next(3, code=500)      # next 3 requests get a 500 (or 503) Status
     sim.faults.throttle_next(2, retry_after=1)   # next 2 requests get 429 + Retry-After: 1
     sim.faults.compact()                   # forget history: old rvs and continue tokens -> 410
@@ -23,6 +25,7 @@ they apply to the next requests/events on any connection.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from jobwatch_testbed.sim.store import Store
@@ -46,6 +49,7 @@ class Faults:
         self._store = store
         self.counters = _Counters()
         self.watch_blackhole = False
+        self.blackholed_resources: frozenset[str] = frozenset()  # empty: every resource
         self.request_blackhole = False
         self.cleared = asyncio.Event()
         self.cleared.set()
@@ -62,8 +66,11 @@ class Faults:
             listener.set()
         return len(self._drop_listeners)
 
-    def blackhole(self, *, watches: bool = True, requests: bool = False) -> None:
+    def blackhole(
+        self, *, watches: bool = True, requests: bool = False, resources: Iterable[str] = ()
+    ) -> None:
         self.watch_blackhole = watches
+        self.blackholed_resources = frozenset(resources)
         self.request_blackhole = requests
         self.cleared.clear()
 
@@ -114,13 +121,17 @@ class Faults:
     def clear(self) -> None:
         self.counters = _Counters()
         self.watch_blackhole = self.request_blackhole = False
+        self.blackholed_resources = frozenset()
         self.watch_answer, self.watch_answers_left = None, None
         self.refused.clear()
         self.cleared.set()
 
     # -- used by the server
-    def is_blackholed(self) -> bool:
-        return self.watch_blackhole
+    def is_blackholed(self, resource: str) -> bool:
+        """Whether watches of `resource` (plural name) are black-holed now."""
+        return self.watch_blackhole and (
+            not self.blackholed_resources or resource in self.blackholed_resources
+        )
 
     def register_watch(self) -> asyncio.Event:
         listener = asyncio.Event()

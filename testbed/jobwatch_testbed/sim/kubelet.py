@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from jobwatch_testbed.sim.objects import condition, container_id, image_id
 from jobwatch_testbed.sim.store import PODS, Obj, Store
 from jobwatch_testbed.sim.timing import SimTime
 
-Script = Callable[["PodHandle"], Coroutine[Any, Any, None]]
+Script = Callable[["PodHandle"], Awaitable[None]]
 NODE = "sim-worker-1"
 HOST_IP = "172.18.0.3"
 EPOCH = "1970-01-01T00:00:00Z"
@@ -493,7 +493,10 @@ class Kubelet:
         task.add_done_callback(self.tasks.discard)
 
     async def _supervise(self, pod: PodHandle, script: Script) -> None:
-        main = asyncio.create_task(script(pod))
+        async def play() -> None:
+            await script(pod)
+
+        main = asyncio.create_task(play())
         try:
             while True:
                 await self.time.poll(self.tick)

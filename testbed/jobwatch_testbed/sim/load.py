@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import random
 
+import orjson
+
 from jobwatch_testbed.sim.clock import Clock, utcnow
 from jobwatch_testbed.sim.kubelet import PodHandle
 from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
@@ -84,6 +86,33 @@ class LoadGenerator:
                     uncountedTerminatedPods={},
                 ),
             )
+
+    def populate_cloned(self) -> None:
+        """`populate` for large sizes: Job 0 and its pods are made the normal way, every other
+        Job and pod is a copy of them with its own name and UIDs (`Store.load`, no events)."""
+        jobs, self.jobs = self.jobs, 1
+        self.populate()
+        self.jobs = jobs
+        ns = self.namespaces[0]
+        job = self.store.get(JOBS, ns, "load-00000")
+        pods = [p.obj() for p in self.pods]
+        job_text = orjson.dumps(job).decode()
+        pod_texts = [orjson.dumps(p).decode() for p in pods if p is not None]
+        job_uid = job["metadata"]["uid"]
+        new_jobs, new_pods = [], []
+        for j in range(1, jobs):
+            name, uid = f"load-{j:05d}", f"{j:08d}-0000-4000-8000-{self.rng.getrandbits(48):012x}"
+            new_jobs.append(
+                orjson.loads(job_text.replace(job_uid, uid).replace("load-00000", name))
+            )
+            for k, text in enumerate(pod_texts):
+                pod_uid = f"{j:08d}-{k:04d}-4000-9000-{self.rng.getrandbits(48):012x}"
+                old_uid = pods[k]["metadata"]["uid"]  # type: ignore[index]
+                clone = text.replace(old_uid, pod_uid).replace(job_uid, uid)
+                new_pods.append(orjson.loads(clone.replace("load-00000", name)))
+        self.store.load(JOBS, new_jobs)
+        self.store.load(PODS, new_pods)
+        self.pods += [PodHandle(self.store, self.time, ns, p["metadata"]["name"]) for p in new_pods]
 
     def step(self) -> None:
         """One MODIFIED event: crash a running container or restart a crashed one."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,7 @@ from jobwatch_testbed.sim.selectors import (
     parse_label_selector,
 )
 from jobwatch_testbed.sim.store import (
+    CONTINUE_EXPIRED,
     CRONJOBS,
     JOBS,
     PODS,
@@ -53,12 +55,14 @@ from jobwatch_testbed.sim.store import (
     ApiError,
     Event,
     Obj,
+    ObjList,
     Resource,
     Store,
     object_key,
 )
 from jobwatch_testbed.sim.tables import table, wants_table
 
+LIST_WRITE_ITEMS = 256  # List items joined per write when a page is streamed
 KUBE_VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-jobwatch-sim"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -221,6 +225,7 @@ class SimServer:
         self._runner: web.AppRunner | None = None
         self._stopping = False
         self._watch_tasks: set[asyncio.Task[Any]] = set()
+        self._encodings: dict[int, tuple[Obj, bytes]] = {}  # id(object) -> (object, JSON)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -372,10 +377,39 @@ class SimServer:
         matches = self._selector(q, resource)
         if q.get("watch", "").lower() in ("1", "true"):
             return await self._watch(request, resource, namespace, matches)
-        body = self._list(resource, namespace, matches, q)
         if wants_table(request.headers.get("Accept", "")):
+            body = self._list(resource, namespace, matches, q)
             return _json(table(resource, body["items"], body["metadata"], self.store.clock()))
-        return _json(body)
+        return await self._stream_list(
+            request, resource, *self._page(resource, namespace, matches, q)
+        )
+
+    async def _stream_list(
+        self, request: web.Request, resource: Resource, items: ObjList, meta: Obj
+    ) -> web.StreamResponse:
+        """A List body from each object's cached serialisation, written as it is joined."""
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        head = {"kind": resource.list_kind, "apiVersion": resource.api_version, "metadata": meta}
+        await response.write(orjson.dumps(head)[:-1] + b',"items":[')
+        for start in range(0, len(items), LIST_WRITE_ITEMS):
+            batch = b",".join(self._encoded(o) for o in items[start : start + LIST_WRITE_ITEMS])
+            await response.write(batch if start == 0 else b"," + batch)
+        await response.write(b"]}")
+        await response.write_eof()
+        return response
+
+    def _encoded(self, obj: Obj) -> bytes:
+        """An object as a List item, serialised once: committed objects are never mutated."""
+        key = id(obj)
+        cached = self._encodings.get(key)
+        if cached is None or cached[0] is not obj:
+            if len(self._encodings) > 4 * (len(self.store._objects) + 1024):
+                self._encodings.clear()  # ids of superseded objects
+            cached = (obj, orjson.dumps(_without_type(obj)))
+            self._encodings[key] = cached
+        return cached[1]
 
     @staticmethod
     def _selector(q: Any, resource: Resource) -> Selector:
@@ -384,31 +418,55 @@ class SimServer:
         return lambda o: labels(o) and fields(o)
 
     def _list(self, resource: Resource, namespace: str | None, matches: Selector, q: Any) -> Obj:
-        token, start = q.get("continue"), ""
-        rv_param = q.get("resourceVersion", "")
-        if token:
-            rv, start = decode_continue(token)
-            items = self.store.list_at(resource, rv, namespace, continuing=True)
-        elif rv_param not in ("", "0") and q.get("resourceVersionMatch") == "Exact":
-            rv = _number(rv_param, "resourceVersion")
-            items = self.store.list_at(resource, rv, namespace)
-        else:
-            items, rv = self.store.list(resource, namespace)
-        filtered = [o for o in items if "/".join(object_key(o)) > start and matches(o)]
-        meta: Obj = {"resourceVersion": str(rv)}
-        limit = _number(q.get("limit") or "0", "limit")
-        if 0 < limit < len(filtered):
-            rest = len(filtered) - limit
-            filtered = filtered[:limit]
-            meta["continue"] = encode_continue(rv, "/".join(object_key(filtered[-1])))
-            if not q.get("labelSelector") and not q.get("fieldSelector"):
-                meta["remainingItemCount"] = rest
+        items, meta = self._page(resource, namespace, matches, q)
         return {
             "kind": resource.list_kind,
             "apiVersion": resource.api_version,
             "metadata": meta,
-            "items": [_without_type(o) for o in filtered],
+            "items": [_without_type(o) for o in items],
         }
+
+    def _page(
+        self, resource: Resource, namespace: str | None, matches: Selector, q: Any
+    ) -> tuple[ObjList, Obj]:
+        """The items of one LIST page and its list metadata. A page of a resource unchanged
+        since the snapshot starts by bisection in the cached sorted view: O(page), not O(N)."""
+        token, start = q.get("continue"), ""
+        rv_param = q.get("resourceVersion", "")
+        store = self.store
+        if token:
+            rv, start = decode_continue(token)
+            store.require(rv, CONTINUE_EXPIRED)
+        elif rv_param not in ("", "0") and q.get("resourceVersionMatch") == "Exact":
+            rv = _number(rv_param, "resourceVersion")
+            store.require(rv)
+        else:
+            rv = store.resource_version
+        if store.unchanged_since(resource, rv):
+            items, keys = store.sorted_view(resource)
+            if namespace is not None:
+                low = bisect.bisect_left(keys, f"{namespace}/")
+                high = bisect.bisect_left(keys, f"{namespace}0")  # "0" sorts right after "/"
+                items, keys = items[low:high], keys[low:high]
+            first = bisect.bisect_right(keys, start) if start else 0
+        else:
+            items = store.list_at(resource, rv, namespace, continuing=bool(token))
+            keys = ["/".join(object_key(o)) for o in items]
+            first = bisect.bisect_right(keys, start) if start else 0
+        limit = _number(q.get("limit") or "0", "limit")
+        selected: ObjList = []
+        at = first
+        while at < len(items) and (limit <= 0 or len(selected) <= limit):
+            if matches(items[at]):
+                selected.append(items[at])
+            at += 1
+        meta: Obj = {"resourceVersion": str(rv)}
+        if 0 < limit < len(selected):
+            selected = selected[:limit]
+            meta["continue"] = encode_continue(rv, "/".join(object_key(selected[-1])))
+            if not q.get("labelSelector") and not q.get("fieldSelector"):
+                meta["remainingItemCount"] = len(items) - first - limit
+        return selected, meta
 
     # ------------------------------------------------------------------ watch
     async def _watch(
@@ -447,6 +505,16 @@ class SimServer:
                 await response.write_eof()
                 return response
             await response.prepare(request)
+            if self.faults.is_blackholed(flt.resource.plural):  # not even the replay
+                waits = {
+                    asyncio.ensure_future(self.faults.cleared.wait()),
+                    asyncio.ensure_future(drop.wait()),
+                }
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for waiting in waits:
+                    waiting.cancel()
+                if drop.is_set():
+                    return self._abort(request, response)
             as_table = wants_table(request.headers.get("Accept", ""))
             watch = _Watch(flt, queue, drop, bookmarks, timeout, as_table)
             for event_type, obj, source in initial:
@@ -469,7 +537,7 @@ class SimServer:
         try:
             while True:
                 faults = self.faults
-                if faults.is_blackholed():
+                if faults.is_blackholed(flt.resource.plural):
                     cleared = asyncio.ensure_future(faults.cleared.wait())
                     await asyncio.wait({cleared, drop_wait}, return_when=asyncio.FIRST_COMPLETED)
                     cleared.cancel()
@@ -495,7 +563,7 @@ class SimServer:
                         getter.cancel()
                     if drop.is_set():
                         return self._abort(request, response)
-                    if faults.is_blackholed():
+                    if faults.is_blackholed(flt.resource.plural):
                         stash.extend(got)
                         continue
                 if got:

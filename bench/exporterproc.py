@@ -1,0 +1,150 @@
+"""The real exporter in its own process, instrumented for the goal benchmarks.
+
+    python -m bench.exporterproc --kubeconfig FILE
+    stdout: "base RSS_KIB"                     before the exporter starts
+            "ready URL SECONDS"                once /readyz would say ok (first render done)
+    stdin:  "stats" -> one JSON line: RSS now and peak (KiB), event-loop lag samples (seconds)
+                       overall and while a scrape was being served, gen2 GC pauses, and the
+                       age of the oldest unrendered change seen
+            "reset" -> "ok"                    forget the lag and GC samples so far
+            "quit" (or EOF)                    exits
+
+The lag monitor sleeps `TICK` seconds in a loop; the lag is how much later than asked it woke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from jobwatch import server
+from jobwatch.serve import Exporter
+from jobwatch.settings import settings
+
+TICK = 0.005
+
+
+def rss_kib(field: str = "VmRSS") -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Probe:
+    def __init__(self) -> None:
+        self.scrapes: list[tuple[float, float]] = []  # (start, end) of each scrape
+        self.lag: list[float] = []
+        self.gc_pauses: list[float] = []
+        self.unrendered: list[float] = []
+        self._gc_started = 0.0
+        self._ticks: list[tuple[float, float, float]] = []  # (start, end, lag) per tick
+
+    def reset(self) -> None:
+        self.lag, self.gc_pauses, self.unrendered = [], [], []
+        self.scrapes, self._ticks = [], []
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pauses.append(time.perf_counter() - self._gc_started)
+
+    async def monitor(self, exporter: Exporter) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(TICK)
+            ended = time.perf_counter()
+            lag = ended - started - TICK
+            self.lag.append(lag)
+            self._ticks.append((started, ended, lag))
+            self.unrendered.append(exporter.state.unrendered_age)
+
+    def during_scrapes(self) -> list[float]:
+        """Lag of the ticks that overlap a scrape (a scrape may run inside one late tick)."""
+        out = []
+        spans = sorted(self.scrapes)
+        for start, end, lag in self._ticks:
+            if any(s < end and e > start for s, e in spans):
+                out.append(lag)
+        return out
+
+    def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
+        @web.middleware
+        async def counting(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            started = time.perf_counter()
+            try:
+                return await handler(request)
+            finally:
+                self.scrapes.append((started, time.perf_counter()))
+
+        return counting
+
+
+async def _run(kubeconfig: str) -> None:
+    probe = Probe()
+    gc.callbacks.append(probe.on_gc)
+    original = server.build_app
+
+    def build_app(*args: Any, **kwargs: Any) -> web.Application:
+        app = original(*args, **kwargs)
+        app.middlewares.append(probe.middleware())
+        return app
+
+    server.build_app = build_app  # type: ignore[assignment]
+    import jobwatch.cluster  # noqa: F401 - kubernetes_asyncio's import is not per-pod memory
+
+    gc.collect()
+    print(f"base {rss_kib()}", flush=True)
+    started = time.perf_counter()
+    config = settings(kubeconfig=kubeconfig, listen_address="127.0.0.1:0", resync_period=3600.0)
+    async with Exporter(config) as exporter:
+        await exporter.wait_ready(within=3600)
+        print(f"ready {exporter.url} {time.perf_counter() - started:.3f}", flush=True)
+        monitor = asyncio.create_task(probe.monitor(exporter))
+        loop = asyncio.get_running_loop()
+        while True:
+            line = (await loop.run_in_executor(None, sys.stdin.readline)).split()
+            if not line or line[0] == "quit":
+                break
+            if line[0] == "reset":
+                probe.reset()
+                print("ok", flush=True)
+            elif line[0] == "stats":
+                stats = {
+                    "rss_kib": rss_kib(),
+                    "hwm_kib": rss_kib("VmHWM"),
+                    "lag": probe.lag,
+                    "scrape_lag": probe.during_scrapes(),
+                    "gc_pauses": probe.gc_pauses,
+                    "unrendered_max": max(probe.unrendered, default=0.0),
+                    "jobs": len(exporter.state.store.jobs),
+                    "pods": len(exporter.state.store.pods),
+                }
+                sys.stdout.write(orjson.dumps(stats).decode() + "\n")
+                sys.stdout.flush()
+        monitor.cancel()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.exporterproc")
+    parser.add_argument("--kubeconfig", required=True)
+    args = parser.parse_args()
+    asyncio.run(_run(args.kubeconfig))
+
+
+if __name__ == "__main__":
+    main()
