@@ -173,7 +173,7 @@ async def links(stack: Stack) -> Links:
     if stack.alertmanager is not None:
         alertmanager = f"amtool --alertmanager.url={stack.alertmanager.url} alert"
     if stack.control_plane is not None:  # the real one: its kubeconfig has the certificates
-        cluster = f"kubectl --kubeconfig {stack.kubeconfig} get jobs,pods -A  ({KUBERNETES})"
+        cluster = f"{stack.cluster_url}  (the real control plane, Kubernetes {KUBERNETES})"
     else:
         cluster = f"kubectl --server={stack.cluster_url} get jobs -A"
     return Links(
