@@ -505,7 +505,7 @@ class SimServer:
                 await response.write_eof()
                 return response
             await response.prepare(request)
-            if self.faults.is_blackholed(flt.resource.plural):  # not even the replay
+            if self.faults.lagging(flt.resource.plural):  # not even the replay
                 waits = {
                     asyncio.ensure_future(self.faults.cleared.wait()),
                     asyncio.ensure_future(drop.wait()),
