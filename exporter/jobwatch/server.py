@@ -246,6 +246,11 @@ def build_app(
         if cached is None or cached[0] != generation:
             cached = (generation, index(status.reports().values()))
         body = document(cached[1], status.cronjob_statuses().values(), clock(), query)
+        # Only the exporter knows this; `diagnose -o json` of a dump has no such block.
+        body["exporter"] = {
+            "unavailable": health.unavailable_resources(),
+            "pending": health.pending(),
+        }
         return web.Response(
             text=json.dumps(body),  # ASCII escapes: a lone surrogate in a name cannot break it
             content_type="application/json",

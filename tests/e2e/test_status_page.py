@@ -117,6 +117,15 @@ async def _drive(screenshot: Path) -> None:
         assert (await row.locator("td.name").inner_text()).startswith(f"sim-hostile/{INJECTED}")
         assert await page.evaluate("window.__pwned") is None
         assert await page.locator("#jobs img, #jobs script").count() == 0
+
+        # A resource the exporter is refused is said on the page, and goes when allowed again.
+        assert await page.locator("#problems").is_hidden()
+        sim.faults.refuse("cronjobs", 403)
+        sim.faults.drop_watches()
+        banner = page.locator("#problems", has_text="not exported: cronjobs/*: forbidden")
+        await banner.wait_for(state="visible", timeout=30_000)
+        sim.faults.clear()
+        await page.locator("#problems").wait_for(state="hidden", timeout=60_000)
         assert errors == []
 
 

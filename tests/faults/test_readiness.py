@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
 
 from jobwatch.serve import Exporter
@@ -43,6 +44,10 @@ async def test_forbidden_cronjobs_do_not_keep_the_exporter_unready(tmp_path: Pat
             )
             assert 'jobwatch_exporter_synced{resource="cronjobs"} 0' in text
             assert 'job_name="visible"' in text  # the Jobs it may see are exported
+            _, page = await _get(f"{exporter.url}/jobs.json")
+            status = orjson.loads(page)
+            assert status["exporter"] == {"unavailable": ["cronjobs/*: forbidden"], "pending": []}
+            assert [job["name"] for job in status["jobs"]] == ["visible"]
             sim.faults.clear()  # the RBAC rule is added: it recovers without a restart
             recovered = (
                 'jobwatch_exporter_resource_unavailable{resource="cronjobs",namespace="",'
@@ -55,3 +60,5 @@ async def test_forbidden_cronjobs_do_not_keep_the_exporter_unready(tmp_path: Pat
                     await asyncio.sleep(0.2)
             _, text = await _get(f"{exporter.url}/metrics")
             assert 'jobwatch_exporter_synced{resource="cronjobs"} 1' in text
+            _, page = await _get(f"{exporter.url}/jobs.json")
+            assert orjson.loads(page)["exporter"] == {"unavailable": [], "pending": []}

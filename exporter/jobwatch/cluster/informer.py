@@ -235,13 +235,17 @@ class Informer:
                 self,
                 differences,
             )
-        if self._problem is not None:
-            self._problem = None
-            self._telemetry.unavailable(self.resource, self.scope, None)
-            log.info("%r: listed again; no longer unavailable", self)
+        self._available("listed again")
         if not self._synced:
             self._synced = True
             self._telemetry.synced(self.resource, self.scope)
+
+    def _available(self, how: str) -> None:
+        """The API server answers this resource again (a LIST, or a watch it accepted)."""
+        if self._problem is not None:
+            self._problem = None
+            self._telemetry.unavailable(self.resource, self.scope, None)
+            log.info("%r: %s; no longer unavailable", self, how)
 
     def _schedule_relist(self) -> None:
         if self._relist_period is None:
@@ -299,6 +303,7 @@ class Informer:
         # sock_read: a black-holed stream (no event, no bookmark) is noticed after idle_timeout.
         timeout = aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, sock_read=self._idle_timeout)
         response = await self._get("watch", params, timeout)
+        self._available("watched again")  # a refused watch resumed: nothing was missed
         result: Result | None = "error"
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -115,7 +115,19 @@ function selection() {
   document.getElementById("selection").replaceChildren(...parts);
 }
 
+// What the exporter cannot see (a refused or misconfigured resource) or still waits for: the
+// page must not look complete when it is not.
+function problems(exporter) {
+  const section = document.getElementById("problems");
+  const lines = [];
+  for (const what of (exporter && exporter.unavailable) || []) lines.push(el("p", {}, `not exported: ${what}`));
+  for (const what of (exporter && exporter.pending) || []) lines.push(el("p", {}, `waiting for the first list of ${what}`));
+  section.replaceChildren(...lines);
+  section.hidden = lines.length === 0;
+}
+
 function draw(doc) {
+  problems(doc.exporter);
   summary(doc);
   fillNamespaces(doc.namespaces);
   document.getElementById("state").value = view.filters.state;

@@ -505,7 +505,9 @@ class SimServer:
                 await response.write_eof()
                 return response
             await response.prepare(request)
-            if self.faults.lagging(flt.resource.plural):  # not even the replay
+            # A stream black-holed on its own (one lagging resource) does not even replay; a
+            # global black hole replays first, so a reconnect is what delivers the backlog.
+            if self.faults.lagging(flt.resource.plural):
                 waits = {
                     asyncio.ensure_future(self.faults.cleared.wait()),
                     asyncio.ensure_future(drop.wait()),
