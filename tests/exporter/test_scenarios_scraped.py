@@ -96,8 +96,9 @@ async def _play_and_scrape() -> Scrape:
 
 
 async def _converged(sim: SimServer, url: str) -> str:
-    """The scrape once the exporter tracks as many Jobs and Job pods as the sim holds and two
-    scrapes in a row agree (the informers may still be delivering the last events)."""
+    """The scrape once the exporter tracks as many Jobs and Job pods as the sim holds, the body
+    shows every change it received, and two scrapes in a row agree (the informers may still be
+    delivering the last events)."""
     jobs, _ = sim.store.list(JOBS, None)
     pods, _ = sim.store.list(PODS, None)
     cronjobs, _ = sim.store.list(CRONJOBS, None)
@@ -109,12 +110,17 @@ async def _converged(sim: SimServer, url: str) -> str:
     previous = ""
     while True:
         text = await _get(url)
+        samples = _samples(text)
         tracked = {
             s.labels["resource"]: s.value
-            for s in _samples(text)
+            for s in samples
             if s.name == m.EXPORTER_TRACKED_OBJECTS.name
         }
-        if tracked == want and _without_self_metrics(text) == _without_self_metrics(previous):
+        # The served body is published by the renderer: it shows every change once the
+        # unrendered-change age is 0 (the tracked counts are fresh at every scrape).
+        rendered = [s.value for s in samples if s.name == m.EXPORTER_UNRENDERED_AGE.name] == [0]
+        stable = _without_self_metrics(text) == _without_self_metrics(previous)
+        if tracked == want and rendered and stable:
             return text
         previous = text
         await asyncio.sleep(0.3)

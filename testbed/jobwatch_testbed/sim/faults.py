@@ -3,8 +3,9 @@
     sim.faults.drop_watches()              # abort every open watch connection (no final chunk)
     sim.faults.blackhole()                 # watches stay open but send nothing (no bookmarks,
                                            # no timeout close); requests=True also stalls requests;
-                                           # resources=("jobs",): only those watches (one stream
-                                           # lagging behind the others)
+                                           # resources=("jobs",): only those watches, and new
+                                           # ones send not even their replay (one stream lagging
+                                           # behind the others)
     sim.faults.fail_next(3, code=500)      # next 3 requests get a 500 (or 503) Status
     sim.faults.throttle_next(2, retry_after=1)   # next 2 requests get 429 + Retry-After: 1
     sim.faults.compact()                   # forget history: old rvs and continue tokens -> 410
@@ -132,6 +133,10 @@ class Faults:
         return self.watch_blackhole and (
             not self.blackholed_resources or resource in self.blackholed_resources
         )
+
+    def lagging(self, resource: str) -> bool:
+        """Whether `resource` alone is black-holed: its new watches hold back their replay."""
+        return bool(self.blackholed_resources) and self.is_blackholed(resource)
 
     def register_watch(self) -> asyncio.Event:
         listener = asyncio.Event()

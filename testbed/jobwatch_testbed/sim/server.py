@@ -507,7 +507,7 @@ class SimServer:
             await response.prepare(request)
             # A stream black-holed on its own (one lagging resource) does not even replay; a
             # global black hole replays first, so a reconnect is what delivers the backlog.
-            if self.faults.blackholed_resources and self.faults.is_blackholed(flt.resource.plural):
+            if self.faults.lagging(flt.resource.plural):
                 waits = {
                     asyncio.ensure_future(self.faults.cleared.wait()),
                     asyncio.ensure_future(drop.wait()),
