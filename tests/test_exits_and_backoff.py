@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from jobwatch.analysis.backoff import backoff_delay, pod_finish_time
-from jobwatch.analysis.exits import classify
+from jobwatch.analysis.exits import classify, container_exits, last_exit
 from jobwatch.model import parse_pod
 from tests.builders import T0_EPOCH, cond, ctr, pod, running, terminated, waiting
 
@@ -128,3 +128,34 @@ FINISH_CASES = [
 )
 def test_s3_1_pod_finish_time_getFinishedTime(kwargs: dict[str, Any], finish: float) -> None:
     assert pod_finish_time(parse_pod(pod(phase="Failed", **kwargs))) == T0_EPOCH + finish
+
+
+def _last(obj: dict[str, Any], *, deadline: bool = False) -> tuple[int, str] | None:
+    pod_ = parse_pod(obj)
+    assert pod_ is not None
+    info = last_exit(container_exits([pod_], job_deadline_exceeded=deadline))
+    return None if info is None else (info.code, info.cause.value)
+
+
+def test_s5_2_the_kill_that_deleting_a_crash_looping_pod_sent_does_not_hide_the_crash() -> None:
+    """The Job controller deletes an OnFailure pod once the Job failed; the SIGTERM that ends it
+    comes after the deletion was asked for (deletionTimestamp less the 30 s grace period), while
+    the crash that failed the Job is in lastState."""
+    crashed = ctr(state=terminated(143, finished=30), last=terminated(1, finished=20), restarts=3)
+    assert _last(pod(containers=[crashed], deleting=55, restart_policy="OnFailure")) == (
+        1,
+        "app_error",
+    )
+    # Not deleted: the 143 is what happened last, and says so.
+    assert _last(pod(containers=[crashed], restart_policy="OnFailure")) == (143, "sigterm")
+    # Killed before the deletion began: not deletion's doing.
+    assert _last(pod(containers=[crashed], deleting=61, restart_policy="OnFailure")) == (
+        143,
+        "sigterm",
+    )
+
+
+def test_s5_2_a_deletion_kill_is_still_the_last_exit_when_nothing_else_failed() -> None:
+    """A running pod deleted at the Job's deadline: its SIGTERM is the only exit there is."""
+    killed = ctr(state=terminated(143, finished=30))
+    assert _last(pod(containers=[killed], deleting=55), deadline=True) == (143, "deadline_exceeded")

@@ -72,6 +72,8 @@ def test_jobs_json_is_the_diagnose_contract_trouble_first(
     dump = tmp_path / "dump.json"
     dump.write_text(json.dumps({"kind": "List", "items": _objects(6)}))
     assert main(["diagnose", "-f", str(dump), "-o", "json", "--now", rfc3339(NOW) or ""]) == 0
+    # The same contract, plus what only the exporter knows: what it is refused or waits for.
+    assert served.pop("exporter") == {"unavailable": [], "pending": []}
     assert json.loads(capsys.readouterr().out) == served
 
 

@@ -102,11 +102,22 @@ def container_exits(
                     meaning=meaning(term.exit_code, cause),
                     finished_at=term.finished_at,
                     previous=previous,
+                    by_deletion=_stopped_by_deletion(pod, term, previous),
                 )
                 failed = cause is not Cause.SUCCESS and not _normal_sidecar_stop(c, pod, term)
                 failure = ContainerFailure(pod.uid, c.name, run, cause, term.finished_at)
                 out.append((info, failure if failed else None))
     return out
+
+
+def _stopped_by_deletion(pod: Pod, term: Termination, previous: bool) -> bool:
+    """The container's current run ended by the signal that deleting the pod sent. The API
+    server sets deletionTimestamp to the request's time plus the grace period, so the deletion
+    began `deletionGracePeriodSeconds` before it."""
+    if previous or pod.deleting_at is None or term.finished_at is None:
+        return False
+    requested = pod.deleting_at - (pod.deletion_grace_seconds or 0)
+    return term.exit_code in SIDECAR_STOP_CODES and term.finished_at >= requested
 
 
 def _normal_sidecar_stop(c: ContainerStatus, pod: Pod, term: Termination) -> bool:
@@ -120,7 +131,10 @@ def _normal_sidecar_stop(c: ContainerStatus, pod: Pod, term: Termination) -> boo
 
 
 def last_exit(exits: list[tuple[ExitInfo, ContainerFailure | None]]) -> ExitInfo | None:
-    """The most recent failed termination; without one, the most recent exit 0."""
+    """The most recent failed termination; without one, the most recent exit 0. A kill sent by
+    deleting the pod yields to any other failure: when the Job controller deletes a crash-looping
+    pod, the crash (exit 1 in lastState) explains the Job, not the SIGTERM that ended it."""
     failed = [info for info, failure in exits if failure is not None]
+    real = [info for info in failed if not info.by_deletion]
     succeeded = [info for info, _ in exits if info.code == 0]
-    return max(failed or succeeded, key=_sort_key, default=None)
+    return max(real or failed or succeeded, key=_sort_key, default=None)

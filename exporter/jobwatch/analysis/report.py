@@ -29,6 +29,9 @@ class ExitInfo:
     finished_at: float | None
     # From lastState: the container ran again since, so its logs need `kubectl logs --previous`.
     previous: bool = False
+    # SIGTERM/SIGKILL after the pod was marked for deletion: the kill that deleting it sent
+    # (the Job controller removing a failed Job's pods), a consequence, not what went wrong.
+    by_deletion: bool = False
 
 
 @dataclass(frozen=True, slots=True)
