@@ -1,18 +1,23 @@
-"""Slim, frozen records parsed from raw Job and Pod JSON.
+"""Slim, frozen records of Jobs and Pods, and the tolerant projection of raw JSON dicts onto them.
 
-Input is what the API server (or `kubectl get -o json`) returns, as plain dicts. We keep only what
-the analysis needs, so a record stays small (well under 2 KiB) and the hot path never builds
-kubernetes_asyncio model objects. Parsing never raises on missing, null or mistyped fields and
-keeps unknown enum values as they are: a malformed field degrades to its default.
+Records keep only what the analysis reads (no messages: nothing shows them), so a pod costs a
+few hundred bytes: they are `msgspec.Struct`s with `gc=False` (no cycle-collector header, never
+walked by a collection), vocabulary strings are interned, and repeated timestamps and condition
+lists are shared through small bounded caches. The informer builds records straight from the
+bytes (`jobwatch.decode`, typed msgspec structs); `parse_job` / `parse_pod` here are the
+tolerant path for plain dicts (`jobwatch diagnose`, tests, and any line the typed decoder
+rejects). Parsing never raises on missing, null or mistyped fields and keeps unknown enum
+values as they are: a malformed field degrades to its default.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+
+import msgspec
 
 JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 CONTROLLER_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
@@ -22,7 +27,7 @@ INDEX_IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure-cou
 JOB_CONTROLLER = "kubernetes.io/job-controller"
 DEFAULT_BACKOFF_LIMIT = 6  # pkg/apis/batch/v1/defaults.go (docs/job-semantics.md §1.2)
 MAX_INT32 = 2**31 - 1
-MESSAGE_LIMIT = 240  # messages are for humans (diagnose); keep records small
+CACHE_LIMIT = 16_384  # distinct timestamps / condition lists remembered (then forgotten at once)
 
 ContainerKind = Literal["init", "sidecar", "regular"]
 # One API object as decoded from JSON (orjson, `kubectl -o json`): read, never mutated downstream.
@@ -77,30 +82,54 @@ def _bool(value: object) -> bool:
     return value is True
 
 
+_TIMES: dict[str, float | None] = {}
+
+
 def parse_time(value: object) -> float | None:
-    """RFC 3339 (`2026-05-04T10:00:03Z`, with or without fractions) to Unix seconds."""
+    """RFC 3339 (`2026-05-04T10:00:03Z`, with or without fractions) to Unix seconds.
+
+    API timestamps have a resolution of one second, so pods and their conditions repeat them:
+    a bounded cache saves the parse and shares one float object between the records."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value).timestamp()
+        return _TIMES[value]
+    except KeyError:
+        pass
+    try:
+        seconds: float | None = datetime.fromisoformat(value).timestamp()
     except ValueError:
-        return None
+        seconds = None
+    if len(_TIMES) >= CACHE_LIMIT:
+        _TIMES.clear()
+    _TIMES[value] = seconds
+    return seconds
 
 
-def _message(value: object) -> str:
-    text = _str(value)
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+_SHARED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def shared(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    """One copy of an equal tuple of frozen records (conditions, container statuses): pods of a
+    Job started together report the same ones. Bounded like the time cache."""
+    if not items:
+        return ()
+    found = _SHARED.get(items)
+    if found is not None:
+        return found
+    if len(_SHARED) >= CACHE_LIMIT:
+        _SHARED.clear()
+    _SHARED[items] = items
+    return items
 
 
 # --- shared records -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Condition:
+class Condition(msgspec.Struct, frozen=True, gc=False):
     type: str
     status: str
     reason: str
-    message: str
     transition_at: float | None
 
     @property
@@ -117,11 +146,10 @@ def _conditions(raw: object) -> tuple[Condition, ...]:
                 type=_word(c.get("type")),
                 status=_word(c.get("status")),
                 reason=_word(c.get("reason")),
-                message=_message(c.get("message")),
                 transition_at=parse_time(c.get("lastTransitionTime")),
             )
         )
-    return tuple(out)
+    return shared(tuple(out))
 
 
 def find_condition(conditions: tuple[Condition, ...], type_: str) -> Condition | None:
@@ -142,25 +170,20 @@ def _controller_owner(meta: Raw) -> Raw:
 # --- pods ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Termination:
+class Termination(msgspec.Struct, frozen=True, gc=False):
     exit_code: int
     reason: str
     signal: int
-    message: str
-    started_at: float | None  # StartError reports 1970-01-01: never use it for anything
-    finished_at: float | None
+    finished_at: float | None  # (startedAt is not kept: StartError reports 1970-01-01)
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerStatus:
+class ContainerStatus(msgspec.Struct, frozen=True, gc=False):
     name: str
     kind: ContainerKind
     restart_count: int
     ready: bool
     started: bool
     waiting_reason: str
-    waiting_message: str
     running: bool  # state.running is set (its startedAt may still be missing)
     running_since: float | None
     terminated: Termination | None
@@ -176,8 +199,6 @@ def _termination(raw: object) -> Termination | None:
         exit_code=code if code is not None else -1,
         reason=_word(t.get("reason")),
         signal=_int(t.get("signal")) or 0,
-        message=_message(t.get("message")),
-        started_at=parse_time(t.get("startedAt")),
         finished_at=parse_time(t.get("finishedAt")),
     )
 
@@ -195,7 +216,6 @@ def _container_status(raw: object, kind: ContainerKind) -> ContainerStatus:
         ready=_bool(c.get("ready")),
         started=_bool(c.get("started")),
         waiting_reason=_word(waiting.get("reason")),
-        waiting_message=_message(waiting.get("message")),
         running=isinstance(state.get("running"), Mapping),
         running_since=parse_time(running.get("startedAt")) if running else None,
         terminated=_termination(state.get("terminated")),
@@ -203,8 +223,7 @@ def _container_status(raw: object, kind: ContainerKind) -> ContainerStatus:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Pod:
+class Pod(msgspec.Struct, frozen=True, gc=False):
     namespace: str
     name: str
     uid: str
@@ -218,7 +237,6 @@ class Pod:
     tracked: bool  # still holds the batch.kubernetes.io/job-tracking finalizer
     conditions: tuple[Condition, ...]
     containers: tuple[ContainerStatus, ...]  # init and sidecar first, then regular, API order
-    regular_names: tuple[str, ...]  # from spec: containers that may not have a status yet
     init_count: int  # spec.initContainers, sidecars included (kubectl's Init:i/n)
     completion_index: int | None
     index_failure_count: int
@@ -269,8 +287,7 @@ def parse_pod(raw: Raw) -> Pod:
         deletion_grace_seconds=_int(meta.get("deletionGracePeriodSeconds")),
         tracked=JOB_TRACKING_FINALIZER in _list(meta.get("finalizers")),
         conditions=_conditions(status.get("conditions")),
-        containers=init_statuses + regular,
-        regular_names=tuple(_word(_map(c).get("name")) for c in _list(spec.get("containers"))),
+        containers=shared(init_statuses + regular),
         init_count=len(_list(spec.get("initContainers"))),
         completion_index=index,
         index_failure_count=max(_int(annotations.get(INDEX_FAILURE_COUNT)) or 0, 0),
@@ -281,8 +298,7 @@ def parse_pod(raw: Raw) -> Pod:
 # --- jobs ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PodFailurePolicyRule:
+class PodFailurePolicyRule(msgspec.Struct, frozen=True, gc=False):
     """One `spec.podFailurePolicy.rules[]` entry (docs/job-semantics.md §1.9)."""
 
     action: str  # FailJob | FailIndex | Ignore | Count | anything newer (skipped)
@@ -308,8 +324,7 @@ def _pfp_rule(raw: object) -> PodFailurePolicyRule:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(msgspec.Struct, frozen=True, gc=False):
     namespace: str
     name: str
     uid: str
@@ -410,3 +425,6 @@ def parse_job(raw: Raw) -> Job:
         failed_indexes=_str(status.get("failedIndexes")),
         completed_indexes=_str(status.get("completedIndexes")),
     )
+
+
+Record = Job | Pod  # what the store holds, by uid

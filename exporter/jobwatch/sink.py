@@ -1,8 +1,11 @@
 """What an informer feeds: the store (`Sink`) and the exporter's self-metrics (`Telemetry`).
 
-`cluster/` owns all Kubernetes I/O; everything downstream sees only these two protocols and raw
-JSON dicts (parsed by orjson, never kubernetes_asyncio model objects). `resource` is the plural
-API name (`jobwatch.model.Resource`); `scope` is the namespace an informer watches, or None for all.
+`cluster/` owns all Kubernetes I/O; everything downstream sees only these two protocols and
+`Object`s, never kubernetes_asyncio model objects. A sink that `takes_records` of a resource gets
+Jobs and Pods as slim records that the informer decoded straight from the bytes
+(`jobwatch.decode`), and a raw JSON dict (orjson) only for a line or item the typed decoder
+rejects; any other sink gets raw dicts. `resource` is the plural API name
+(`jobwatch.model.Resource`); `scope` is the namespace an informer watches, or None for all.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from jobwatch.model import Raw, Resource
+from jobwatch.model import Raw, Record, Resource
 
-__all__ = ["Problem", "Raw", "Resource", "Result", "Sink", "Telemetry", "Verb"]
+__all__ = ["Object", "Problem", "Raw", "Resource", "Result", "Sink", "Telemetry", "Verb"]
+
+# One object from the API server: a decoded record, or a raw JSON dict (the tolerant path).
+Object = Raw | Record
 
 Verb = Literal["list", "watch"]
 # ok: the request succeeded; expired: 410 Gone; throttled: 429; error: anything else.
@@ -23,21 +29,25 @@ Problem = Literal["forbidden", "invalid"]
 
 
 class Sink(Protocol):
-    def replace(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> int:
+    def takes_records(self, resource: Resource) -> bool:
+        """True: hand `resource`'s Jobs and Pods over as records decoded from the bytes
+        (`jobwatch.decode`), raw dicts only where that decoder gives up; False: raw dicts."""
+
+    def replace(self, resource: Resource, scope: str | None, objects: Sequence[Object]) -> int:
         """After a (re)list: exactly `objects` exist in `scope`; anything else there is gone.
         Returns how many objects differed from the store (added, removed or changed)."""
 
     def list_started(self, resource: Resource, scope: str | None) -> None:
         """A (re)list begins; its pages follow, so the whole LIST is never held at once."""
 
-    def list_page(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> None:
+    def list_page(self, resource: Resource, scope: str | None, objects: Sequence[Object]) -> None:
         """One page of the LIST in progress, applied at once."""
 
     def list_done(self, resource: Resource, scope: str | None) -> int:
         """The LIST is complete: what its pages did not show in `scope` is gone. Returns how
         many objects differed from the store (added, removed or changed) over the whole LIST."""
 
-    def apply(self, resource: Resource, event_type: str, obj: Raw) -> None:
+    def apply(self, resource: Resource, event_type: str, obj: Object) -> None:
         """One watch event: ADDED, MODIFIED or DELETED."""
 
 

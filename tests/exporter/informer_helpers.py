@@ -51,7 +51,10 @@ class RecordingSink:
         self.pages: dict[tuple[str, str | None], list[Raw]] = {}
         self.page_sizes: list[int] = []
 
-    def replace(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> int:
+    def takes_records(self, resource: str) -> bool:
+        return False  # raw dicts: the recorder compares resourceVersions with the sim's
+
+    def replace(self, resource: str, scope: str | None, objects: Sequence[Any]) -> int:
         current = self.objects[resource]
         before = {u: o for u, o in current.items() if _in(o, scope)}
         for held in before:
@@ -69,14 +72,14 @@ class RecordingSink:
     def list_started(self, resource: str, scope: str | None) -> None:
         self.pages[resource, scope] = []
 
-    def list_page(self, resource: str, scope: str | None, objects: Sequence[Raw]) -> None:
+    def list_page(self, resource: str, scope: str | None, objects: Sequence[Any]) -> None:
         self.pages[resource, scope].extend(objects)
         self.page_sizes.append(len(objects))
 
     def list_done(self, resource: str, scope: str | None) -> int:
         return self.replace(resource, scope, self.pages.pop((resource, scope)))
 
-    def apply(self, resource: str, event_type: str, obj: Raw) -> None:
+    def apply(self, resource: str, event_type: str, obj: Any) -> None:
         self.applied[resource, event_type] += 1
         uid = _uid(obj)
         if uid is None:

@@ -10,8 +10,11 @@ resourceVersion it saw, without a relist. Only 410 Gone (an `ERROR` event with c
 status, or an expired `continue` token) makes it LIST again from scratch.
 
 The hot path never builds kubernetes_asyncio model objects (principle 3): requests go through
-`ApiClient.call_api(..., _preload_content=False)`, which hands back the raw aiohttp response, and
-every line is parsed with orjson into plain dicts for the sink.
+`ApiClient.call_api(..., _preload_content=False)`, which hands back the raw aiohttp response.
+For a sink that `takes_records`, Job and Pod lines and pages are decoded straight from the bytes
+into slim records (`jobwatch.decode`, typed msgspec structs); a line or item that decoder
+rejects, every other resource, and sinks that want dicts take the dict path: orjson, plain
+dicts, the same checks as always.
 
 Failures (connection errors, 5xx) are retried with exponential backoff and full jitter, reset
 only after progress (an object event or a bookmark); a 429 waits for its `Retry-After`. Health is
@@ -39,9 +42,11 @@ import aiohttp
 import orjson
 from kubernetes_asyncio.client import ApiClient
 
+from jobwatch import decode
 from jobwatch.cluster.backoff import Backoff
 from jobwatch.logs import RateLimited
-from jobwatch.sink import Problem, Raw, Resource, Result, Sink, Telemetry, Verb
+from jobwatch.model import Job, Pod
+from jobwatch.sink import Object, Problem, Raw, Resource, Result, Sink, Telemetry, Verb
 
 log = logging.getLogger("jobwatch.cluster")
 
@@ -158,6 +163,7 @@ class Informer:
         self._problem: Problem | None = None
         self._progress = False  # the current watch delivered an object event or a bookmark
         self._log = RateLimited(log, backoff_max)
+        self._typed = sink.takes_records(resource) and decode.decodes(resource)
         base = API_PATHS[resource]
         if scope is None:
             self._path, self._path_params = f"{base}/{resource}", None
@@ -253,7 +259,7 @@ class Informer:
         jitter = 1.0 + RELIST_JITTER * self._rng.random()
         self._relist_at = asyncio.get_running_loop().time() + self._relist_period * jitter
 
-    async def _list_page(self, token: str) -> tuple[list[Raw], str, str]:
+    async def _list_page(self, token: str) -> tuple[list[Object], str, str]:
         params = [("limit", str(self._page_size))]
         if self.label_selector:
             params.append(("labelSelector", self.label_selector))
@@ -262,20 +268,38 @@ class Informer:
         timeout = aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, sock_read=self._idle_timeout)
         response = await self._get("list", params, timeout)
         try:
-            body = orjson.loads(await response.read())
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as error:
+            data = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as error:
             self._telemetry.request(self.resource, "list", "error")
             raise _Retry(f"list page unreadable: {error!r}") from error
         finally:
             response.release()
-        meta = body.get("metadata") if isinstance(body, dict) else None
-        items = body.get("items") if isinstance(body, dict) else None
-        if not isinstance(meta, dict) or not isinstance(items, list):
-            self._telemetry.request(self.resource, "list", "error")
-            raise _Retry("list page is not a List object")
+        return self._decode_page(data)
+
+    def _decode_page(self, data: bytes) -> tuple[list[Object], str, str]:
+        """The page's objects (records or dicts), its continue token and resourceVersion."""
+        typed = decode.page(self.resource, data) if self._typed else None
+        if typed is not None:
+            items: list[Any] = typed.items
+            next_token, rv = typed.token, typed.resource_version
+        else:
+            try:
+                body = orjson.loads(data)
+            except orjson.JSONDecodeError as error:
+                self._telemetry.request(self.resource, "list", "error")
+                raise _Retry(f"list page unreadable: {error!r}") from error
+            meta = body.get("metadata") if isinstance(body, dict) else None
+            listed = body.get("items") if isinstance(body, dict) else None
+            if not isinstance(meta, dict) or not isinstance(listed, list):
+                self._telemetry.request(self.resource, "list", "error")
+                raise _Retry("list page is not a List object")
+            items = listed
+            next_token = str(meta.get("continue") or "")
+            rv = str(meta.get("resourceVersion") or "")
+        del data
         self._telemetry.request(self.resource, "list", "ok")
         self._telemetry.heartbeat(self.resource, time.time())
-        objects: list[Raw] = [item for item in items if isinstance(item, dict)]
+        objects: list[Object] = [item for item in items if isinstance(item, (dict, Job, Pod))]
         for _ in range(len(items) - len(objects)):
             self._telemetry.parse_error(self.resource)
         if len(objects) != len(items):
@@ -286,7 +310,7 @@ class Informer:
                 self,
                 len(items) - len(objects),
             )
-        return objects, str(meta.get("continue") or ""), str(meta.get("resourceVersion") or "")
+        return objects, next_token, rv
 
     # ------------------------------------------------------------------ WATCH
     async def _watch(self) -> None:
@@ -350,6 +374,10 @@ class Informer:
         A line of any other shape is counted as a parse error and skipped; it never raises."""
         if not line.strip():
             return
+        if self._typed and (typed := decode.event(self.resource, line)) is not None:
+            self._telemetry.event(self.resource, typed.type)
+            self._progressed(typed.type, typed.record, typed.resource_version)
+            return
         try:
             event = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -369,12 +397,16 @@ class Informer:
             if code == 410:
                 raise _Expired(message)
             raise _Retry(f"watch ERROR event: {code!r} {message}", key="error-event")
+        self._progressed(kind, obj if kind != "BOOKMARK" else None, _resource_version(obj))
+
+    def _progressed(self, kind: str, obj: Object | None, rv: str | None) -> None:
+        """An object event (to the sink) or a bookmark (`obj` None): a heartbeat and progress,
+        and the resourceVersion to resume from when it carries one."""
         self._telemetry.heartbeat(self.resource, time.time())
         self._backoff.reset()
         self._progress = True
-        if kind != "BOOKMARK":
+        if obj is not None:
             self._sink.apply(self.resource, kind, obj)
-        rv = _resource_version(obj)
         if rv is not None:
             self._rv = rv
 

@@ -29,8 +29,9 @@ from jobwatch import metrics as m
 from jobwatch.analysis.job import analyse
 from jobwatch.analysis.report import CronJobStatus, JobReport
 from jobwatch.body import Exposition
-from jobwatch.model import CRONJOBS, JOBS, PODS, Raw, Resource
+from jobwatch.model import CRONJOBS, JOBS, PODS, Resource
 from jobwatch.sharding import ALL, Shard
+from jobwatch.sink import Object
 from jobwatch.state.cache import RenderCache
 from jobwatch.state.counters import FailureCounters
 from jobwatch.state.cronjobs import CronJobs, Key
@@ -90,7 +91,11 @@ class ExporterState:
 
     # --- Sink -------------------------------------------------------------------------------
 
-    def replace(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> int:
+    def takes_records(self, resource: Resource) -> bool:
+        """Jobs and Pods come as records decoded from the bytes (the store takes dicts too)."""
+        return resource in (JOBS, PODS)
+
+    def replace(self, resource: Resource, scope: str | None, objects: Sequence[Object]) -> int:
         """Replace semantics; returns how many records were missing, extra or different
         (what a periodic relist counts as drift)."""
         self.list_started(resource, scope)
@@ -101,7 +106,7 @@ class ExporterState:
         """A (re)LIST of `resource` in `scope` begins: pages follow, then `list_done`."""
         self._listing[resource, scope] = (set(), [0])
 
-    def list_page(self, resource: Resource, scope: str | None, objects: Sequence[Raw]) -> None:
+    def list_page(self, resource: Resource, scope: str | None, objects: Sequence[Object]) -> None:
         """One LIST page, applied at once (so the whole LIST is never held)."""
         seen, differences = self._listing.setdefault((resource, scope), (set(), [0]))
         if resource == CRONJOBS:
@@ -145,7 +150,7 @@ class ExporterState:
             self.store.foreign &= {u for u in seen if isinstance(u, str)}
         return differences[0]
 
-    def apply(self, resource: Resource, event_type: str, obj: Raw) -> None:
+    def apply(self, resource: Resource, event_type: str, obj: Object) -> None:
         if resource == CRONJOBS:
             self._apply_cronjob(event_type, obj)
             return
@@ -309,7 +314,7 @@ class ExporterState:
 
     # --- CronJobs (only when they are watched) ---------------------------------------------
 
-    def _apply_cronjob(self, event_type: str, obj: Raw) -> None:
+    def _apply_cronjob(self, event_type: str, obj: Any) -> None:
         self.cronjobs.watching = True
         key = self._cronjob_key(obj, event_type)
         if key is None or not self._owns_cronjob(obj):
@@ -329,7 +334,7 @@ class ExporterState:
         self.store.malformed(CRONJOBS, obj, f"{event_type} without metadata.namespace/name")
         return None
 
-    def _owns_cronjob(self, obj: Raw) -> bool:
+    def _owns_cronjob(self, obj: Any) -> bool:
         meta = obj.get("metadata")
         uid = meta.get("uid") if isinstance(meta, dict) else None
         return not self.shard.sharded or (isinstance(uid, str) and self.shard.owns(uid))

@@ -1,7 +1,10 @@
 """The slim store: Jobs and Job Pods as slim records, Pods indexed by Job, and what changed.
 
-Raw objects are projected to `jobwatch.model` records at once and never kept. A malformed object
-is counted (`jobwatch_exporter_parse_errors_total`), logged once, and skipped; the rest carries on.
+The informer hands records it decoded from the bytes (`jobwatch.decode`) or, for what the typed
+decoder rejects (and for tests and tools), raw dicts, which are projected to `jobwatch.model`
+records at once and never kept. A malformed object (or a record without a uid) is counted
+(`jobwatch_exporter_parse_errors_total`), logged once, and skipped; the rest carries on. Pods are
+held once, by uid; each Job keeps the uids of its pods in a tuple (a few bytes per pod).
 A change marks its Job dirty: only dirty Jobs are analysed again. With a `Shard`, only this
 shard's Jobs and their pods are kept (`jobwatch.sharding`).
 """
@@ -12,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from jobwatch.model import JOBS, PODS, Job, Pod, Raw, Resource, parse_job, parse_pod
+from jobwatch.model import JOBS, PODS, Job, Pod, Raw, Record, Resource, parse_job, parse_pod
 from jobwatch.sharding import ALL, Shard
 from jobwatch.state.telemetry import SelfMetrics
 
@@ -20,10 +23,11 @@ log = logging.getLogger("jobwatch.state")
 
 MAX_LOGGED = 1024  # distinct malformed objects remembered so each is logged once
 MAX_DEPARTED = 1024  # deleted pods kept for Jobs not held yet (see `Store.depart`)
+SMALL_JOB = 16  # pods a Job's index keeps in a tuple; a bigger Job's in a dict (O(1) changes)
 
-Record = Job | Pod
 R = TypeVar("R", Job, Pod)
 PARSERS: dict[Resource, Callable[[Raw], Record]] = {JOBS: parse_job, PODS: parse_pod}
+RECORDS: dict[Resource, type[Record]] = {JOBS: Job, PODS: Pod}
 
 
 def in_scope(namespace: str, scope: str | None) -> bool:
@@ -45,7 +49,8 @@ class Store:
         self.foreign: set[str] = set()  # Jobs of other shards: their pods are not kept
         self.jobs: dict[str, Job] = {}
         self.pods: dict[str, Pod] = {}
-        self._pods_by_job: dict[str, dict[str, Pod]] = {}
+        # Each Job's pod uids, in arrival order: a tuple (small), a dict's keys past SMALL_JOB.
+        self._pods_by_job: dict[str, tuple[str, ...] | dict[str, None]] = {}
         self.dirty: set[str] = set()
         # Pods deleted before their Job arrived, by Job uid, oldest first (bounded).
         self._departed: dict[str, dict[str, Pod]] = {}
@@ -54,9 +59,17 @@ class Store:
     # --- parsing ----------------------------------------------------------------------------
 
     def parse(self, resource: Resource, obj: Any) -> Record | None:
-        """The slim record of a raw Job or Pod; None (counted and logged) when malformed."""
+        """The slim record of a raw Job or Pod (or the record the informer decoded); None
+        (counted and logged) when malformed."""
         why = "not an object"
-        if isinstance(obj, dict):
+        if isinstance(obj, (Job, Pod)):
+            if type(obj) is not RECORDS[resource]:
+                why = f"a {type(obj).__name__} record"
+            elif obj.uid:
+                return obj
+            else:
+                why = "no metadata.uid"
+        elif isinstance(obj, dict):
             try:
                 record = PARSERS[resource](obj)
             except Exception as error:  # a parser bug must not stop the informer
@@ -68,7 +81,7 @@ class Store:
         self.malformed(resource, obj, why)
         return None
 
-    def parse_all(self, resource: Resource, objects: Sequence[Raw]) -> dict[str, Record]:
+    def parse_all(self, resource: Resource, objects: Sequence[Raw | Record]) -> dict[str, Record]:
         parsed = (self.parse(resource, obj) for obj in objects)
         return {r.uid: r for r in parsed if r is not None}
 
@@ -77,7 +90,9 @@ class Store:
         self._telemetry.parse_error(resource)
         meta = obj.get("metadata") if isinstance(obj, dict) else None
         where = "?"
-        if isinstance(meta, dict):
+        if isinstance(obj, (Job, Pod)):
+            where = f"{obj.namespace}/{obj.name}"
+        elif isinstance(meta, dict):
             where = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
         if (resource, where) not in self._logged:
             if len(self._logged) >= MAX_LOGGED:
@@ -106,7 +121,7 @@ class Store:
         if self.shard.sharded and not self.owns(job):
             if job.uid not in self.foreign:
                 self.foreign.add(job.uid)
-                for pod_uid in list(self._pods_by_job.get(job.uid, {})):
+                for pod_uid in list(self._pods_by_job.get(job.uid, ())):
                     self.remove(PODS, pod_uid)  # arrived before their Job: not ours after all
             return
         if self.jobs.get(job.uid) != job:
@@ -125,9 +140,20 @@ class Store:
             return
         if old is not None and old.job_uid != pod.job_uid:
             self._unindex(old)
+            old = None
         self.pods[pod.uid] = pod
-        self._pods_by_job.setdefault(pod.job_uid, {})[pod.uid] = pod
+        if old is None:
+            self._index(pod)
         self._dirty(pod.job_uid)
+
+    def _index(self, pod: Pod) -> None:
+        siblings = self._pods_by_job.get(pod.job_uid, ())
+        if isinstance(siblings, dict):
+            siblings[pod.uid] = None
+        elif len(siblings) < SMALL_JOB:
+            self._pods_by_job[pod.job_uid] = (*siblings, pod.uid)
+        else:
+            self._pods_by_job[pod.job_uid] = dict.fromkeys((*siblings, pod.uid))
 
     def job_of(self, resource: Resource, uid: str) -> str | None:
         """The uid of the Job a held record belongs to (itself for a Job); None if not held."""
@@ -167,15 +193,20 @@ class Store:
         return [pod for uid, pod in departed.items() if uid not in self.pods]
 
     def _unindex(self, pod: Pod) -> None:
-        siblings = self._pods_by_job.get(pod.job_uid, {})
-        siblings.pop(pod.uid, None)
+        siblings = self._pods_by_job.get(pod.job_uid, ())
+        if isinstance(siblings, dict):
+            siblings.pop(pod.uid, None)
+        else:
+            siblings = tuple(u for u in siblings if u != pod.uid)
+            self._pods_by_job[pod.job_uid] = siblings
         if not siblings:
             self._pods_by_job.pop(pod.job_uid, None)
         self._dirty(pod.job_uid)
 
     def pods_of(self, job_uid: str, also: Iterable[Pod] = ()) -> list[Pod]:
         """The Job's pods (and `also`), oldest first (ties by name)."""
-        pods: Iterable[Pod] = [*self._pods_by_job.get(job_uid, {}).values(), *also]
+        held = self.pods
+        pods: Iterable[Pod] = [*(held[u] for u in self._pods_by_job.get(job_uid, ())), *also]
         return sorted(pods, key=lambda p: (p.created_at or 0.0, p.name))
 
     def held(self, resource: Resource) -> dict[str, Job] | dict[str, Pod]:
