@@ -10,6 +10,9 @@
             "quit" (or EOF)                    exits
 
 The lag monitor sleeps `TICK` seconds in a loop; the lag is how much later than asked it woke.
+Every event-loop callback that runs longer than `SLOW` is recorded with its wall and main-thread
+CPU time and what it was (the task's coroutine), so a lag names its cause: a callback that held
+the loop (CPU ≈ wall), or the process waiting for a core or the GIL (CPU ≪ wall).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from jobwatch.serve import Exporter
 from jobwatch.settings import settings
 
 TICK = 0.005
+SLOW = 0.02  # seconds: callbacks that held the loop longer are recorded
 
 
 def rss_kib(field: str = "VmRSS") -> int:
@@ -48,10 +52,26 @@ class Probe:
         self.unrendered: list[float] = []
         self._gc_started = 0.0
         self._ticks: list[tuple[float, float, float]] = []  # (start, end, lag) per tick
+        self.slow: list[tuple[float, float, str]] = []  # (wall, CPU, what) of slow callbacks
 
     def reset(self) -> None:
         self.lag, self.gc_pauses, self.unrendered = [], [], []
-        self.scrapes, self._ticks = [], []
+        self.scrapes, self._ticks, self.slow = [], [], []
+
+    def watch_callbacks(self) -> None:
+        """Time every event-loop callback (asyncio.Handle._run); record those over SLOW."""
+        run = asyncio.Handle._run
+        slow = self.slow
+        clock, cpu = time.perf_counter, time.thread_time
+
+        def timed(handle: asyncio.Handle) -> None:
+            started, cpu_started = clock(), cpu()
+            run(handle)
+            wall = clock() - started
+            if wall > SLOW:
+                slow.append((wall, cpu() - cpu_started, _what(handle)))
+
+        asyncio.Handle._run = timed  # type: ignore[method-assign]
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if info.get("generation") != 2:
@@ -94,8 +114,20 @@ class Probe:
         return counting
 
 
+def _what(handle: asyncio.Handle) -> str:
+    callback = getattr(handle, "_callback", None)
+    task = getattr(callback, "__self__", None)
+    if isinstance(task, asyncio.Task):
+        coro = task.get_coro()
+        frame = getattr(coro, "cr_frame", None)
+        where = f" at line {frame.f_lineno}" if frame is not None else ""
+        return f"task {task.get_name()}: {getattr(coro, '__qualname__', coro)}{where}"
+    return repr(callback)[:120]
+
+
 async def _run(kubeconfig: str) -> None:
     probe = Probe()
+    probe.watch_callbacks()
     gc.callbacks.append(probe.on_gc)
     original = server.build_app
 
@@ -131,6 +163,8 @@ async def _run(kubeconfig: str) -> None:
                     "scrape_lag": probe.during_scrapes(),
                     "gc_pauses": probe.gc_pauses,
                     "unrendered_max": max(probe.unrendered, default=0.0),
+                    "slow": sorted(probe.slow, reverse=True)[:30],
+                    "slow_count": len(probe.slow),
                     "jobs": len(exporter.state.store.jobs),
                     "pods": len(exporter.state.store.pods),
                 }

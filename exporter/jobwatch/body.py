@@ -95,6 +95,8 @@ class ChunkedFamilies:
         self._families = families
         self._chunk_size = chunk
         self._chunks: list[dict[str, ex.Fragments]] = []
+        # Per chunk, per family: each Job's lines for it, so a join is one C-level b"".join.
+        self._lines: list[dict[str, dict[str, bytes]]] = []
         self._chunk_of: dict[str, int] = {}
         self._free: list[int] = []  # chunks with room, lowest first
         self._segments: dict[Pair, Segment] = {}
@@ -132,9 +134,19 @@ class ChunkedFamilies:
             self._free.sort()
         else:
             chunk[uid] = fragments
-        changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
-        self._stale.update((n, index) for n in changed)
-        return bool(changed)
+        lines = self._lines[index]
+        changed = False
+        for name in old.keys() | new.keys():
+            line = new.get(name)
+            if old.get(name) == line:
+                continue
+            changed = True
+            self._stale.add((name, index))
+            if line is None:
+                del lines[name][uid]
+            else:
+                lines.setdefault(name, {})[uid] = line
+        return changed
 
     def _place(self, uid: str) -> int:
         while self._free and len(self._chunks[self._free[0]]) >= self._chunk_size:
@@ -144,17 +156,23 @@ class ChunkedFamilies:
         else:
             index = len(self._chunks)
             self._chunks.append({})
+            self._lines.append({})
             self._free.append(index)
         self._chunk_of[uid] = index
         return index
+
+    def _join(self, pair: Pair) -> bytes:
+        name, index = pair
+        lines = self._lines[index].get(name)
+        return b"".join(lines.values()) if lines else b""
 
     def join_stale(self, seconds: float | None = None) -> bool:
         """Re-join and re-compress stale pairs, for about `seconds` at most (None: all of
         them); True once none is left."""
         started = time.perf_counter()
         while self._stale:
-            name, index = pair = self._stale.pop()
-            raw = b"".join(f[name] for f in self._chunks[index].values() if name in f)
+            pair = self._stale.pop()
+            raw = self._join(pair)
             if raw:
                 self._segments[pair] = Segment.of(raw)
             else:
@@ -172,8 +190,8 @@ class ChunkedFamilies:
             batch: list[tuple[Pair, bytes]] = []
             started = time.perf_counter()
             while self._stale:
-                name, index = pair = self._stale.pop()
-                raw = b"".join(f[name] for f in self._chunks[index].values() if name in f)
+                pair = self._stale.pop()
+                raw = self._join(pair)
                 if raw:
                     batch.append((pair, raw))
                 else:

@@ -146,9 +146,16 @@ def test_the_renderer_publishes_changes_and_a_scrape_never_analyses() -> None:
         renderer = asyncio.create_task(state.render_forever(debounce=0.01))
         try:
             _feed(state, runs[:5], pods_first=False)
-            state.telemetry.synced("jobs", None)  # ready: the body shows the initial LIST
+            state.telemetry.synced("jobs", None)  # listed: ready once the body shows it
             assert state.telemetry.ready
-            assert _split(state.latest(False).joined().decode()) == _split(text(state))
+            assert not state.ready  # the renderer has not published the baseline yet
+            for _ in range(200):
+                if state.ready:
+                    break
+                await asyncio.sleep(0.01)
+            assert state.ready
+            served = state.latest(False).joined().decode()  # before text() analyses anything
+            assert _split(served) == _split(text(state))
             _feed(state, runs[5:9], pods_first=False)
             clock.now += 7
             assert state.unrendered_age == 7
