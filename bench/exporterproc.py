@@ -20,8 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ from jobwatch.settings import settings
 
 TICK = 0.005
 SLOW = 0.02  # seconds: callbacks that held the loop longer are recorded
+HELD = 0.1  # seconds: where a callback running this long is, is sampled
 
 
 def rss_kib(field: str = "VmRSS") -> int:
@@ -53,10 +57,14 @@ class Probe:
         self._gc_started = 0.0
         self._ticks: list[tuple[float, float, float]] = []  # (start, end, lag) per tick
         self.slow: list[tuple[float, float, str]] = []  # (wall, CPU, what) of slow callbacks
+        self.late: list[tuple[float, float]] = []  # (lag, loop thread CPU) of late ticks
+        self.stacks: list[str] = []  # where callbacks running past HELD were, sampled
+        self._running: tuple[float, int] | None = None  # (start, serial) of the callback now
 
     def reset(self) -> None:
         self.lag, self.gc_pauses, self.unrendered = [], [], []
-        self.scrapes, self._ticks, self.slow = [], [], []
+        self.scrapes, self._ticks, self.slow, self.stacks = [], [], [], []
+        self.late = []
 
     def watch_callbacks(self) -> None:
         """Time every event-loop callback (asyncio.Handle._run); record those over SLOW."""
@@ -64,14 +72,34 @@ class Probe:
         slow = self.slow
         clock, cpu = time.perf_counter, time.thread_time
 
+        serial = itertools.count()
+
         def timed(handle: asyncio.Handle) -> None:
             started, cpu_started = clock(), cpu()
+            self._running = (started, next(serial))
             run(handle)
+            self._running = None
             wall = clock() - started
             if wall > SLOW:
                 slow.append((wall, cpu() - cpu_started, _what(handle)))
 
         asyncio.Handle._run = timed  # type: ignore[method-assign]
+        main = threading.get_ident()
+        threading.Thread(target=self._sample, args=(main,), daemon=True).start()
+
+    def _sample(self, main: int) -> None:
+        """Once per callback that runs past HELD: where the event loop's thread is."""
+        seen = -1
+        while True:
+            time.sleep(HELD / 4)
+            running = self._running
+            if running is None or running[1] == seen or time.perf_counter() - running[0] < HELD:
+                continue
+            seen = running[1]
+            frame = sys._current_frames().get(main)
+            if frame is not None and len(self.stacks) < 50:
+                where = traceback.extract_stack(frame)[-8:]
+                self.stacks.append(" < ".join(f"{f.name}:{f.lineno}" for f in reversed(where)))
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if info.get("generation") != 2:
@@ -83,11 +111,13 @@ class Probe:
 
     async def monitor(self, exporter: Exporter) -> None:
         while True:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             await asyncio.sleep(TICK)
             ended = time.perf_counter()
             lag = ended - started - TICK
             self.lag.append(lag)
+            if lag > SLOW:  # the loop's own CPU in that time: ≪ lag means it waited for a core
+                self.late.append((lag, time.thread_time() - cpu_started))
             self._ticks.append((started, ended, lag))
             self.unrendered.append(exporter.state.unrendered_age)
 
@@ -165,6 +195,8 @@ async def _run(kubeconfig: str) -> None:
                     "unrendered_max": max(probe.unrendered, default=0.0),
                     "slow": sorted(probe.slow, reverse=True)[:30],
                     "slow_count": len(probe.slow),
+                    "stacks": probe.stacks,
+                    "late": probe.late,
                     "jobs": len(exporter.state.store.jobs),
                     "pods": len(exporter.state.store.pods),
                 }
