@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import gc
 import itertools
+import os
 import sys
 import threading
 import time
@@ -197,6 +198,8 @@ async def _run(kubeconfig: str) -> None:
                     "slow_count": len(probe.slow),
                     "stacks": probe.stacks,
                     "late": probe.late,
+                    "cpu": sum(os.times()[:2]),  # the process's user + system seconds so far
+                    "loop_cpu": time.thread_time(),  # the event loop thread's alone
                     "jobs": len(exporter.state.store.jobs),
                     "pods": len(exporter.state.store.pods),
                 }
