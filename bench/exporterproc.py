@@ -58,6 +58,7 @@ class Probe:
         self._gc_started = 0.0
         self._ticks: list[tuple[float, float, float]] = []  # (start, end, lag) per tick
         self.slow: list[tuple[float, float, str]] = []  # (wall, CPU, what) of slow callbacks
+        self.young_pauses: list[tuple[int, float]] = []  # (generation, seconds) over SLOW/4
         self.late: list[tuple[float, float]] = []  # (lag, loop thread CPU) of late ticks
         self.stacks: list[str] = []  # where callbacks running past HELD were, sampled
         self._running: tuple[float, int] | None = None  # (start, serial) of the callback now
@@ -65,7 +66,7 @@ class Probe:
     def reset(self) -> None:
         self.lag, self.gc_pauses, self.unrendered = [], [], []
         self.scrapes, self._ticks, self.slow, self.stacks = [], [], [], []
-        self.late = []
+        self.late, self.young_pauses = [], []
 
     def watch_callbacks(self) -> None:
         """Time every event-loop callback (asyncio.Handle._run); record those over SLOW."""
@@ -103,12 +104,15 @@ class Probe:
                 self.stacks.append(" < ".join(f"{f.name}:{f.lineno}" for f in reversed(where)))
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
-        if info.get("generation") != 2:
-            return
         if phase == "start":
             self._gc_started = time.perf_counter()
-        else:
-            self.gc_pauses.append(time.perf_counter() - self._gc_started)
+            return
+        pause = time.perf_counter() - self._gc_started
+        generation = info.get("generation")
+        if generation == 2:
+            self.gc_pauses.append(pause)
+        elif pause > SLOW / 4:  # a young collection that long: collected it is, counted
+            self.young_pauses.append((generation, pause))
 
     async def monitor(self, exporter: Exporter) -> None:
         while True:
@@ -198,6 +202,7 @@ async def _run(kubeconfig: str) -> None:
                     "slow_count": len(probe.slow),
                     "stacks": probe.stacks,
                     "late": probe.late,
+                    "young_pauses": probe.young_pauses,
                     "cpu": sum(os.times()[:2]),  # the process's user + system seconds so far
                     "loop_cpu": time.thread_time(),  # the event loop thread's alone
                     "jobs": len(exporter.state.store.jobs),
