@@ -225,7 +225,7 @@ def build_app(
             refused = "".join(f"unavailable: {r}\n" for r in health.unavailable_resources())
             return web.Response(text=f"ok: initial LIST synced\n{refused}")
         waiting = ", ".join(health.pending())
-        return web.Response(status=503, text=f"not ready: initial LIST not yet synced: {waiting}\n")
+        return web.Response(status=503, text=f"not ready: waiting for {waiting}\n")
 
     async def livez(_request: web.Request) -> web.Response:
         last = health.last_heartbeat
