@@ -123,18 +123,32 @@ class ChunkedFamilies:
                 return False
             index = self._place(uid)
         chunk = self._chunks[index]
-        old = chunk.get(uid, {})
-        new = fragments or {}
+        old = chunk.get(uid)
         if fragments is None:
             del chunk[uid]
             del self._chunk_of[uid]
             self._free.append(index)
             self._free.sort()
+            fragments = {}
         else:
             chunk[uid] = fragments
-        changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
-        self._stale.update((n, index) for n in changed)
-        return bool(changed)
+        # The families whose lines changed, without building sets: this runs per changed Job.
+        stale = self._stale
+        changed = False
+        if not old:
+            for name in fragments:
+                stale.add((name, index))
+                changed = True
+            return changed
+        for name, lines in fragments.items():
+            if old.get(name) != lines:
+                stale.add((name, index))
+                changed = True
+        for name in old:
+            if name not in fragments:
+                stale.add((name, index))
+                changed = True
+        return changed
 
     def _place(self, uid: str) -> int:
         while self._free and len(self._chunks[self._free[0]]) >= self._chunk_size:

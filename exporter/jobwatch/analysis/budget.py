@@ -53,12 +53,22 @@ def index_failures(job: Job, pods: list[Pod]) -> dict[int, int]:
     return failures
 
 
-def attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
+def attempts(
+    job: Job,
+    pods: list[Pod],
+    *,
+    failed: bool,
+    failed_pods: list[Pod] | None = None,
+    restarts: int | None = None,
+) -> Attempts:
     """The binding budget. `syncJob` checks the global backoffLimit for every Job, per-index ones
     included (it only defaults to MaxInt32 there), so a per-index Job reports whichever of the
     global and the per-index budget runs out first (§1.10). They are compared before clamping
-    at 0, so a Job the global limit failed reports the global budget."""
-    chosen = _global_attempts(job, pods)
+    at 0, so a Job the global limit failed reports the global budget.
+
+    A caller that has already sorted the pods may pass `failed_pods` (those `is_pod_failed`
+    holds, the only ones that can count) and `restarts` (`on_failure_restarts(pods)`)."""
+    chosen = _global_attempts(job, pods if failed_pods is None else failed_pods, restarts)
     if job.backoff_limit_per_index is not None:
         per_index = _per_index_attempts(job, pods)
         if per_index.remaining <= chosen.remaining:
@@ -67,12 +77,13 @@ def attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
     return Attempts(used=chosen.used, limit=chosen.limit, remaining=remaining)
 
 
-def _global_attempts(job: Job, pods: list[Pod]) -> Attempts:
+def _global_attempts(job: Job, pods: list[Pod], restarts: int | None = None) -> Attempts:
     """backoffLimit and, for OnFailure, the restart sum; `remaining` may be negative."""
     used_pods = counted_failures(job, pods)
     limit = job.backoff_limit
     if job.restart_policy == "OnFailure":
-        restarts = on_failure_restarts(pods)
+        if restarts is None:
+            restarts = on_failure_restarts(pods)
         remaining = min(limit - used_pods, max(limit, 1) - 1 - restarts)
         used = used_pods + restarts
     else:

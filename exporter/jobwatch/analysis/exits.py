@@ -105,8 +105,12 @@ def container_exits(
                     by_deletion=_stopped_by_deletion(pod, term, previous),
                 )
                 failed = cause is not Cause.SUCCESS and not _normal_sidecar_stop(c, pod, term)
-                failure = ContainerFailure(pod.uid, c.name, run, cause, term.finished_at)
-                out.append((info, failure if failed else None))
+                failure = (
+                    ContainerFailure(pod.uid, c.name, run, cause, term.finished_at)
+                    if failed
+                    else None
+                )
+                out.append((info, failure))
     return out
 
 

@@ -10,6 +10,7 @@ import shlex
 from jobwatch.analysis.backoff import next_retry_at
 from jobwatch.analysis.budget import attempts, failed_index_count, on_failure_restarts
 from jobwatch.analysis.exits import container_exits, last_exit
+from jobwatch.analysis.failures import only_replace_failed
 from jobwatch.analysis.hidden import hidden_failures
 from jobwatch.analysis.report import Attempts, ExitInfo, HiddenCount, JobReport, Stall
 from jobwatch.analysis.stalls import job_stall
@@ -23,6 +24,8 @@ COMPLETE_WITHOUT_REASON = "Completed"  # Complete had reason "" up to v1.30 (§1
 
 def job_state(job: Job) -> tuple[State, str]:
     """State and reason from spec and conditions alone (§1.14 to §1.16)."""
+    if not job.conditions and not job.suspend and not job.managed_by:
+        return State.RUNNING, ""  # what the checks below find; most Jobs on a busy cluster
     if job.externally_managed:
         return State.EXTERNAL, ""
     for type_ in FAILED_CONDITIONS:
@@ -106,21 +109,71 @@ def advice(
 
 
 def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
-    """Everything jobwatch knows about one Job at `now`. Pure: no clock, no I/O."""
+    """Everything jobwatch knows about one Job at `now`. Pure: no clock, no I/O.
+
+    One pass over the pods first sorts out what each rule reads, so that a rule is handed only
+    the pods that can change its answer (a running pod with no termination has no exit, is not
+    failed and hides nothing): the rules stay as they are specified, and a Job of many quiet
+    pods costs one loop instead of a scan per rule (issue 12). `tests/test_analysis_fast.py`
+    holds the result to the rules applied to every pod.
+    """
     state, reason = job_state(job)
-    exits = container_exits(pods, job_deadline_exceeded=reason == "DeadlineExceeded")
+    only_failed = only_replace_failed(job)
+    restarts = live_restarts = 0
+    exited: list[Pod] = []  # pods with a termination: the only ones with exits
+    failed: list[Pod] = []  # `is_pod_failed`: the only ones that count or delay a retry
+    settled: list[Pod] = []  # failed or Succeeded: what the backoff record reads
+    terminal: list[Pod] = []  # Succeeded or Failed: what can hide a failure
+    for pod in pods:
+        phase = pod.phase
+        count = 0
+        ended = False
+        for c in pod.containers:
+            count += c.restart_count
+            if not ended and (c.terminated is not None or c.last_terminated is not None):
+                ended = True
+        restarts += count
+        if ended:
+            exited.append(pod)
+        if phase in {"Running", "Pending"}:
+            live_restarts += count
+        if phase == "Failed" or (
+            not only_failed and pod.deleting_at is not None and phase != "Succeeded"
+        ):
+            failed.append(pod)
+            settled.append(pod)
+        elif phase == "Succeeded":
+            settled.append(pod)
+        if phase in {"Succeeded", "Failed"}:
+            terminal.append(pod)
+    exits = (
+        container_exits(exited, job_deadline_exceeded=reason == "DeadlineExceeded")
+        if exited
+        else []
+    )
     failures = tuple(f for _, f in exits if f is not None)
-    budget = None if state is State.EXTERNAL else attempts(job, pods, failed=state is State.FAILED)
+    per_index = job.backoff_limit_per_index is not None
+    budget = (
+        None
+        if state is State.EXTERNAL
+        else attempts(
+            job,
+            pods,
+            failed=state is State.FAILED,
+            failed_pods=None if per_index else failed,
+            restarts=live_restarts,
+        )
+    )
     retry = None
     stall = None
     if state is State.RUNNING:
-        retry = next_retry_at(job, pods)
+        retry = next_retry_at(job, pods if per_index else settled)
         stall = job_stall(job, pods, now, retry)
         if stall is not None:
             state, reason = State.STALLED, stall.reason.value
-    hidden = hidden_failures(job, pods, succeeded=state is State.SUCCEEDED)
-    last = last_exit(exits)
-    deadline = deadline_at(job)
+    succeeded = state is State.SUCCEEDED
+    hidden = hidden_failures(job, pods if succeeded else terminal, succeeded=succeeded)
+    last = last_exit(exits) if exits else None
     return JobReport(
         namespace=job.namespace,
         name=job.name,
@@ -138,10 +191,10 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
         hidden_failures=hidden,
         stall=stall,
         next_retry_at=retry,
-        deadline_at=deadline,
+        deadline_at=deadline_at(job),
         start_at=job.start_time,
         finish_at=finish_time(job, state),
-        container_restarts=sum(c.restart_count for p in pods for c in p.containers),
+        container_restarts=restarts,
         advice=advice(
             state,
             reason,

@@ -100,10 +100,11 @@ def job_stall(job: Job, pods: list[Pod], now: float, next_retry: float | None) -
     if any(p.deleting_at is not None for p in live):
         return None  # pods are going away; the controller acts next
     if live:
-        stalls = [pod_stall(p) for p in live]
-        blocking = [s for s in stalls if s is not None]
-        if len(blocking) < len(stalls):
-            return None
+        blocking = []
+        for p in live:
+            if (stall := pod_stall(p)) is None:
+                return None  # one pod that can make progress is enough
+            blocking.append(stall)
         return max(blocking, key=lambda s: s.since or 0.0)
     if job.active > 0 or (next_retry is not None and now < next_retry):
         return None
