@@ -102,7 +102,7 @@ class _Lines:
 def _fast_number(value: float) -> str:
     """`number`, with the two cases a Job's samples nearly always are (an int, a timestamp that
     is a whole number of seconds) taken first."""
-    kind = type(value)
+    kind: type = type(value)
     if kind is int:
         return str(value)
     if kind is float and value.is_integer() and -(2**53) < value < 2**53:

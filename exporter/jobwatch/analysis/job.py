@@ -123,7 +123,8 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
     exited: list[Pod] = []  # pods with a termination: the only ones with exits
     failed: list[Pod] = []  # `is_pod_failed`: the only ones that count or delay a retry
     settled: list[Pod] = []  # failed or Succeeded: what the backoff record reads
-    terminal: list[Pod] = []  # Succeeded or Failed: what can hide a failure
+    phase_failed: list[Pod] = []  # phase Failed: what can hide a failure when none succeeded
+    any_succeeded = False
     for pod in pods:
         phase = pod.phase
         count = 0
@@ -144,8 +145,9 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
             settled.append(pod)
         elif phase == "Succeeded":
             settled.append(pod)
-        if phase in {"Succeeded", "Failed"}:
-            terminal.append(pod)
+            any_succeeded = True
+        if phase == "Failed":
+            phase_failed.append(pod)
     exits = (
         container_exits(exited, job_deadline_exceeded=reason == "DeadlineExceeded")
         if exited
@@ -172,7 +174,10 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
         if stall is not None:
             state, reason = State.STALLED, stall.reason.value
     succeeded = state is State.SUCCEEDED
-    hidden = hidden_failures(job, pods if succeeded else terminal, succeeded=succeeded)
+    # Without a Succeeded pod (whose uid marks pods as succeeded) only Failed ones hide anything.
+    hidden = hidden_failures(
+        job, pods if succeeded or any_succeeded else phase_failed, succeeded=succeeded
+    )
     last = last_exit(exits) if exits else None
     return JobReport(
         namespace=job.namespace,

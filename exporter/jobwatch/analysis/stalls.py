@@ -41,13 +41,11 @@ def _not_ready_since(pod: Pod) -> float | None:
 
 def pod_stall(pod: Pod) -> Stall | None:
     """Why this live pod cannot make progress, if it cannot."""
-    scheduled = pod.condition("PodScheduled")
-    if (
-        scheduled is not None
-        and scheduled.status == "False"
-        and scheduled.reason == "Unschedulable"
-    ):
-        return Stall(StallReason.UNSCHEDULABLE, scheduled.transition_at or pod.created_at)
+    for scheduled in pod.conditions:  # the first PodScheduled condition (`Pod.condition`)
+        if scheduled.type == "PodScheduled":
+            if scheduled.status == "False" and scheduled.reason == "Unschedulable":
+                return Stall(StallReason.UNSCHEDULABLE, scheduled.transition_at or pod.created_at)
+            break
     for c in pod.containers:
         if c.waiting_reason in IMAGE_PULL_REASONS:
             return Stall(StallReason.IMAGE_PULL, _not_ready_since(pod))
@@ -76,14 +74,17 @@ def _init_blocked(pod: Pod) -> Stall | None:
 def _sidecar_never_exits(pod: Pod) -> Stall | None:
     """Regular containers have finished for good, yet the pod keeps running: a legacy sidecar (a
     regular container that never exits) or a native sidecar that will not stop (§1.5)."""
-    regular = [c for c in pod.containers if c.kind == "regular"]
     final = [
         c.terminated
-        for c in regular
+        for c in pod.containers
         if c.terminated is not None
+        and c.kind == "regular"
         and (pod.restart_policy != "OnFailure" or c.terminated.exit_code == 0)
     ]
-    if not final or any(c.waiting_reason for c in regular):
+    if not final:
+        return None
+    regular = [c for c in pod.containers if c.kind == "regular"]
+    if any(c.waiting_reason for c in regular):
         return None
     if not all(c.terminated is not None or c.running_since is not None for c in regular):
         return None
