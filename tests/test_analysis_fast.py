@@ -240,3 +240,39 @@ def test_vocabulary_values_need_no_escaping() -> None:
     assert "other" in ex._VERBATIM
     assert all(ex.escape_label(value) == value for value in ex._VERBATIM)
     assert 'a"b' not in ex._VERBATIM
+
+
+def _fields(report: JobReport) -> tuple[object, ...]:
+    return tuple(getattr(report, f.name) for f in dataclasses.fields(report))
+
+
+@SETTINGS
+@given(
+    first=st.tuples(jobs, st.lists(pods, max_size=3), nows),
+    second=st.tuples(jobs, st.lists(pods, max_size=3), nows),
+    field=st.sampled_from([f.name for f in dataclasses.fields(JobReport)]),
+)
+def test_report_equality_is_the_dataclass_equality(
+    first: tuple[Job, list[Pod], float],
+    second: tuple[Job, list[Pod], float],
+    field: str,
+) -> None:
+    """`JobReport.__eq__` compares fields in its own order; the answer must be the generated
+    one's (the tuples of fields), a NaN timestamp held by both included."""
+    a, b = job.analyse(*first), job.analyse(*second)
+    nan = math.nan
+    with_nan = dataclasses.replace(a, next_retry_at=nan)
+    pairs = [
+        (a, b),
+        (a, job.analyse(*first)),
+        (a, dataclasses.replace(a, **{field: getattr(b, field)})),
+        (with_nan, dataclasses.replace(with_nan)),
+        (with_nan, dataclasses.replace(a, next_retry_at=math.nan)),
+    ]
+    for x, y in pairs:
+        assert (x == y) is (_fields(x) == _fields(y))
+        assert (x != y) is (_fields(x) != _fields(y))
+        if x == y:
+            assert hash(x) == hash(y)
+    assert a == job.analyse(*first)
+    assert a != "not a report"

@@ -132,6 +132,11 @@ _VERBATIM = _safe(
 )
 
 
+def _plain(text: str) -> bool:
+    """True when `escape_label` would change nothing in `text` (but for its length bound)."""
+    return text.isascii() and "\\" not in text and '"' not in text and "\n" not in text
+
+
 def _label(value: str) -> str:
     return value if value in _VERBATIM else escape_label(value)
 
@@ -188,10 +193,16 @@ def render_job(report: JobReport) -> Fragments:
     escaped once, vocabulary values are never escaped (they need not be), and each line is one
     f-string. `tests/exporter/test_exposition.py` holds it to the generic `_Lines` rendering.
     """
-    head = (
-        f'{{{_NS}{escape_label(report.namespace)}",{_JOB}{escape_label(report.name)}",'
-        f'{_CRON}{escape_label(report.cronjob)}"'
-    )
+    namespace, name, cronjob = report.namespace, report.name, report.cronjob
+    if not _plain(namespace + name + cronjob) or max(len(namespace), len(name), len(cronjob)) > (
+        MAX_LABEL_CHARS
+    ):
+        namespace, name, cronjob = (
+            escape_label(namespace),
+            escape_label(name),
+            escape_label(cronjob),
+        )
+    head = f'{{{_NS}{namespace}",{_JOB}{name}",{_CRON}{cronjob}"'
     out: Fragments = {}
     policy = _label(v.bounded(report.restart_policy, v.RESTART_POLICIES))
     mode = _label(v.bounded(report.completion_mode, v.COMPLETION_MODES))

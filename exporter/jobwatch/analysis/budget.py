@@ -70,28 +70,23 @@ def attempts(
 
     A caller that has already sorted the pods may pass `failed_pods` (those `is_pod_failed`
     holds, the only ones that can count) and `restarts` (`on_failure_restarts(pods)`)."""
-    if restarts is None:
-        restarts = on_failure_restarts(pods) if job.restart_policy == "OnFailure" else 0
-    used, limit, remaining = _global_attempts(
-        job, pods if failed_pods is None else failed_pods, restarts
-    )
+    # The global budget: backoffLimit and, for OnFailure, the restart sum.
+    used = job.failed + len(job.uncounted_failed)
+    candidates = pods if failed_pods is None else failed_pods
+    if candidates:
+        used += len(newly_failed_pods(job, candidates))
+    limit = job.backoff_limit
+    remaining = limit - used
+    if job.restart_policy == "OnFailure":
+        if restarts is None:
+            restarts = on_failure_restarts(pods)
+        remaining = min(remaining, max(limit, 1) - 1 - restarts)
+        used += restarts
     if job.backoff_limit_per_index is not None:
         per_index = _per_index_attempts(job, pods)
         if per_index[2] <= remaining:
             used, limit, remaining = per_index
     return Attempts(used=used, limit=limit, remaining=0 if failed else max(0, remaining))
-
-
-def _global_attempts(job: Job, pods: list[Pod], restarts: int) -> Budget:
-    """backoffLimit and, for OnFailure, the restart sum (`on_failure_restarts`) of all the
-    Job's pods; `pods` may be only those that failed. `remaining` may be negative."""
-    used_pods = job.failed + len(job.uncounted_failed)
-    if pods:
-        used_pods += len(newly_failed_pods(job, pods))
-    limit = job.backoff_limit
-    if job.restart_policy == "OnFailure":
-        return used_pods + restarts, limit, min(limit - used_pods, max(limit, 1) - 1 - restarts)
-    return used_pods, limit, limit - used_pods
 
 
 def _per_index_attempts(job: Job, pods: list[Pod]) -> Budget:

@@ -20,6 +20,7 @@ from jobwatch.vocabulary import CAUSE_ADVICE, STALL_ADVICE, Cause, State
 FAILED_CONDITIONS = ("FailureTarget", "Failed")  # FailureTarget decides the fate first (§1.16)
 SUCCEEDED_CONDITIONS = ("SuccessCriteriaMet", "Complete")
 COMPLETE_WITHOUT_REASON = "Completed"  # Complete had reason "" up to v1.30 (§1.16)
+NOTHING_TO_DO = "nothing to do"
 
 
 def job_state(job: Job) -> tuple[State, str]:
@@ -105,7 +106,7 @@ def advice(
         return "managed by another controller (spec.managedBy): jobwatch does not judge its budget"
     if state is State.SUSPENDED:
         return 'suspended: resume with kubectl patch job … -p \'{"spec":{"suspend":false}}\''
-    return "nothing to do"
+    return NOTHING_TO_DO
 
 
 def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
@@ -124,36 +125,39 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
     failed: list[Pod] = []  # `is_pod_failed`: the only ones that count or delay a retry
     settled: list[Pod] = []  # failed or Succeeded: what the backoff record reads
     phase_failed: list[Pod] = []  # phase Failed: what can hide a failure when none succeeded
+    live: list[Pod] = []  # not terminal: what can stall the Job
     any_succeeded = False
     for pod in pods:
-        phase = pod.phase
         count = 0
         ended = False
         for c in pod.containers:
             count += c.restart_count
-            if not ended and (c.terminated is not None or c.last_terminated is not None):
+            if c.terminated is not None or c.last_terminated is not None:
                 ended = True
         restarts += count
         if ended:
             exited.append(pod)
-        if phase in {"Running", "Pending"}:
-            live_restarts += count
-        if phase == "Failed" or (
-            not only_failed and pod.deleting_at is not None and phase != "Succeeded"
-        ):
+        phase = pod.phase
+        if phase == "Failed":
             failed.append(pod)
             settled.append(pod)
+            phase_failed.append(pod)
         elif phase == "Succeeded":
             settled.append(pod)
             any_succeeded = True
-        if phase == "Failed":
-            phase_failed.append(pod)
+        else:
+            live.append(pod)
+            if phase in {"Running", "Pending"}:
+                live_restarts += count
+            if not only_failed and pod.deleting_at is not None:
+                failed.append(pod)
+                settled.append(pod)
     exits = (
         container_exits(exited, job_deadline_exceeded=reason == "DeadlineExceeded")
         if exited
         else []
     )
-    failures = tuple(f for _, f in exits if f is not None)
+    failures = tuple(f for _, f in exits if f is not None) if exits else ()
     per_index = job.backoff_limit_per_index is not None
     budget = (
         None
@@ -170,7 +174,7 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
     stall = None
     if state is State.RUNNING:
         retry = next_retry_at(job, pods if per_index else settled)
-        stall = job_stall(job, pods, now, retry)
+        stall = job_stall(job, pods, now, retry, live=live)
         if stall is not None:
             state, reason = State.STALLED, stall.reason.value
     succeeded = state is State.SUCCEEDED
@@ -198,9 +202,11 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
         next_retry_at=retry,
         deadline_at=deadline_at(job),
         start_at=job.start_time,
-        finish_at=finish_time(job, state),
+        finish_at=finish_time(job, state) if state in _FINISHED else None,
         container_restarts=restarts,
-        advice=advice(
+        advice=NOTHING_TO_DO  # what `advice` says of a running Job with nothing to tell
+        if state is State.RUNNING and last is None and not hidden
+        else advice(
             state,
             reason,
             namespace=job.namespace,
@@ -210,6 +216,9 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
             hidden=hidden,
         ),
     )
+
+
+_FINISHED = frozenset({State.SUCCEEDED, State.FAILED})  # the states `finish_time` reads
 
 
 __all__ = ["analyse", "job_state", "logs_command", "on_failure_restarts"]

@@ -57,8 +57,13 @@ class Stall:
     since: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class JobReport:
+@dataclass(slots=True, unsafe_hash=True)  # the field hash frozen gave; eq is below
+class JobReport:  # noqa: PLW1641 (the dataclass writes __hash__)
+    """Everything `analyse` says about one Job. Treated as immutable like the other records here,
+    but not `frozen`: a frozen dataclass sets each of these 21 fields through
+    `object.__setattr__`, which made building one cost about as much as rendering it (issue 12).
+    Nothing assigns to a report; a changed one is a new one (`dataclasses.replace`)."""
+
     namespace: str
     name: str
     uid: str
@@ -80,6 +85,42 @@ class JobReport:
     finish_at: float | None
     container_restarts: int
     advice: str
+
+    def __eq__(self, other: object) -> bool:
+        """The dataclass equality (every field equal, an identical one too, as tuples compare),
+        with the fields that change while a Job runs compared first and no tuples built: the
+        renderer asks this of every changed Job's new report, and most differ early."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, JobReport)
+        return (
+            self.container_restarts == other.container_restarts
+            and self.attempts == other.attempts
+            and self.state == other.state
+            and self.reason == other.reason
+            and self.last_exit == other.last_exit
+            and self.failures == other.failures
+            and self.stall == other.stall
+            and _same(self.next_retry_at, other.next_retry_at)
+            and self.hidden_failures == other.hidden_failures
+            and _same(self.finish_at, other.finish_at)
+            and self.advice == other.advice
+            and _same(self.start_at, other.start_at)
+            and _same(self.deadline_at, other.deadline_at)
+            and self.failed_indexes == other.failed_indexes
+            and self.max_failed_indexes == other.max_failed_indexes
+            and self.uid == other.uid
+            and self.namespace == other.namespace
+            and self.name == other.name
+            and self.cronjob == other.cronjob
+            and self.restart_policy == other.restart_policy
+            and self.completion_mode == other.completion_mode
+        )
+
+
+def _same(mine: float | None, theirs: float | None) -> bool:
+    """Equal as a tuple element is: the same object (a NaN too) or `==`."""
+    return mine is theirs or mine == theirs
 
 
 @dataclass(frozen=True, slots=True)

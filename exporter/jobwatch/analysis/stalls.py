@@ -47,6 +47,8 @@ def pod_stall(pod: Pod) -> Stall | None:
                 return Stall(StallReason.UNSCHEDULABLE, scheduled.transition_at or pod.created_at)
             break
     for c in pod.containers:
+        if not c.waiting_reason:
+            continue
         if c.waiting_reason in IMAGE_PULL_REASONS:
             return Stall(StallReason.IMAGE_PULL, _not_ready_since(pod))
         if c.waiting_reason in CONFIG_REASONS:
@@ -93,13 +95,22 @@ def _sidecar_never_exits(pod: Pod) -> Stall | None:
     )
 
 
-def job_stall(job: Job, pods: list[Pod], now: float, next_retry: float | None) -> Stall | None:
+def job_stall(
+    job: Job,
+    pods: list[Pod],
+    now: float,
+    next_retry: float | None,
+    *,
+    live: list[Pod] | None = None,
+) -> Stall | None:
     """The Job is stalled when every live pod is blocked, or when it is active with no pods at
     all once any pod-recreation backoff has passed. Callers exclude finished, suspended and
-    externally managed Jobs."""
-    live = [p for p in pods if not p.is_terminal]
-    if any(p.deleting_at is not None for p in live):
-        return None  # pods are going away; the controller acts next
+    externally managed Jobs. `live`: the pods that are not terminal, if the caller has them."""
+    if live is None:
+        live = [p for p in pods if not p.is_terminal]
+    for p in live:
+        if p.deleting_at is not None:
+            return None  # pods are going away; the controller acts next
     if live:
         blocking = []
         for p in live:
