@@ -180,9 +180,37 @@ assert all(not _pieces(metric) for metric in _PLAIN)
     _REMAINING,
     _FAILED_INDEXES,
     _MAX_FAILED_INDEXES,
-    *_TIMESTAMPS,
+    _NEXT_RETRY,
+    _DEADLINE,
+    _START,
+    _FINISH,
     _RESTARTS,
 ) = (metric.name for metric in _PLAIN)
+
+
+def _info_tail(restart_policy: str, completion_mode: str) -> str:
+    policy = _label(v.bounded(restart_policy, v.RESTART_POLICIES))
+    mode = _label(v.bounded(completion_mode, v.COMPLETION_MODES))
+    return f'{_INFO_POLICY}{policy}"{_INFO_MODE}{mode}"}} 1\n'
+
+
+def _state_tail(state: v.State, reason: str) -> str:
+    bounded = _label(v.bounded(reason, v.JOB_REASONS))
+    return f'{_STATE_STATE}{_label(state.value)}"{_STATE_REASON}{bounded}"}} 1\n'
+
+
+# The info and state lines after the Job's own labels, for every value the vocabularies know
+# (other values are written as `other`, by the functions above).
+_INFO_TAILS = {
+    (policy, mode): _info_tail(policy, mode)
+    for policy in v.RESTART_POLICIES
+    for mode in v.COMPLETION_MODES
+}
+_STATE_TAILS = {
+    (state, reason): _state_tail(state, reason)
+    for state in v.State
+    for reason in v.JOB_REASONS | {stall.value for stall in v.StallReason}
+}
 
 
 def render_job(report: JobReport) -> Fragments:
@@ -204,12 +232,14 @@ def render_job(report: JobReport) -> Fragments:
         )
     head = f'{{{_NS}{namespace}",{_JOB}{name}",{_CRON}{cronjob}"'
     out: Fragments = {}
-    policy = _label(v.bounded(report.restart_policy, v.RESTART_POLICIES))
-    mode = _label(v.bounded(report.completion_mode, v.COMPLETION_MODES))
-    out[_INFO] = f'{_INFO}{head}{_INFO_POLICY}{policy}"{_INFO_MODE}{mode}"}} 1\n'.encode()
-    state = _label(report.state.value)
-    reason = _label(v.bounded(report.reason, v.JOB_REASONS))
-    out[_STATE] = f'{_STATE}{head}{_STATE_STATE}{state}"{_STATE_REASON}{reason}"}} 1\n'.encode()
+    info = _INFO_TAILS.get((report.restart_policy, report.completion_mode))
+    if info is None:
+        info = _info_tail(report.restart_policy, report.completion_mode)
+    out[_INFO] = f"{_INFO}{head}{info}".encode()
+    state = _STATE_TAILS.get((report.state, report.reason))
+    if state is None:
+        state = _state_tail(report.state, report.reason)
+    out[_STATE] = f"{_STATE}{head}{state}".encode()
     if (a := report.attempts) is not None:
         out[_USED] = f"{_USED}{head}}} {_fast_number(a.used)}\n".encode()
         out[_LIMIT] = f"{_LIMIT}{head}}} {_fast_number(a.limit)}\n".encode()
@@ -255,14 +285,17 @@ def render_job(report: JobReport) -> Fragments:
             value = _fast_number(since)
             reason = _label(s.reason.value)
             out[_STALLED] = f'{_STALLED}{head}{_STALLED_REASON}{reason}"}} {value}\n'.encode()
-    for name, at in zip(
-        _TIMESTAMPS,
-        (report.next_retry_at, report.deadline_at, report.start_at, report.finish_at),
-        strict=True,
-    ):
-        if at is not None:
-            out[name] = f"{name}{head}}} {_fast_number(at)}\n".encode()
-    out[_RESTARTS] = f"{_RESTARTS}{head}}} {_fast_number(report.container_restarts)}\n".encode()
+    if (at := report.next_retry_at) is not None:
+        out[_NEXT_RETRY] = f"{_NEXT_RETRY}{head}}} {_fast_number(at)}\n".encode()
+    if (at := report.deadline_at) is not None:
+        out[_DEADLINE] = f"{_DEADLINE}{head}}} {_fast_number(at)}\n".encode()
+    if (at := report.start_at) is not None:
+        out[_START] = f"{_START}{head}}} {_fast_number(at)}\n".encode()
+    if (at := report.finish_at) is not None:
+        out[_FINISH] = f"{_FINISH}{head}}} {_fast_number(at)}\n".encode()
+    restarts = report.container_restarts
+    value = str(restarts) if type(restarts) is int else _fast_number(restarts)
+    out[_RESTARTS] = f"{_RESTARTS}{head}}} {value}\n".encode()
     return out
 
 

@@ -128,12 +128,18 @@ def analyse(job: Job, pods: list[Pod], now: float) -> JobReport:
     live: list[Pod] = []  # not terminal: what can stall the Job
     any_succeeded = False
     for pod in pods:
-        count = 0
-        ended = False
-        for c in pod.containers:
-            count += c.restart_count
-            if c.terminated is not None or c.last_terminated is not None:
-                ended = True
+        containers = pod.containers
+        if len(containers) == 1:  # most pods: one container, no loop
+            c = containers[0]
+            count = c.restart_count
+            ended = c.terminated is not None or c.last_terminated is not None
+        else:
+            count = 0
+            ended = False
+            for c in containers:
+                count += c.restart_count
+                if c.terminated is not None or c.last_terminated is not None:
+                    ended = True
         restarts += count
         if ended:
             exited.append(pod)

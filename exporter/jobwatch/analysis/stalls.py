@@ -76,13 +76,14 @@ def _init_blocked(pod: Pod) -> Stall | None:
 def _sidecar_never_exits(pod: Pod) -> Stall | None:
     """Regular containers have finished for good, yet the pod keeps running: a legacy sidecar (a
     regular container that never exits) or a native sidecar that will not stop (§1.5)."""
-    final = [
-        c.terminated
-        for c in pod.containers
-        if c.terminated is not None
-        and c.kind == "regular"
-        and (pod.restart_policy != "OnFailure" or c.terminated.exit_code == 0)
-    ]
+    final = []
+    for c in pod.containers:
+        if (
+            c.terminated is not None
+            and c.kind == "regular"
+            and (pod.restart_policy != "OnFailure" or c.terminated.exit_code == 0)
+        ):
+            final.append(c.terminated)
     if not final:
         return None
     regular = [c for c in pod.containers if c.kind == "regular"]
