@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shlex
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobwatch import exposition as ex
 from jobwatch.analysis import backoff, budget, exits, hidden, job, stalls
-from jobwatch.analysis.report import JobReport
+from jobwatch.analysis.report import ExitInfo, JobReport
 from jobwatch.model import Condition, ContainerStatus, Job, Pod, PodFailurePolicyRule, Termination
+from jobwatch.vocabulary import Cause
 from tests import analysis_reference as ref
 
 T = 1_800_000_000.0
@@ -276,3 +278,15 @@ def test_report_equality_is_the_dataclass_equality(
             assert hash(x) == hash(y)
     assert a == job.analyse(*first)
     assert a != "not a report"
+
+
+@SETTINGS
+@given(namespace=label_text, pod=label_text, container=label_text, previous=st.booleans())
+def test_logs_command_is_shlex_join_of_its_words(
+    namespace: str, pod: str, container: str, previous: bool
+) -> None:
+    exit_ = ExitInfo(pod, container, 1, "Error", Cause.APP_ERROR, "", None, previous=previous)
+    words = ["kubectl", "-n", namespace, "logs", pod, "-c", container]
+    assert job.logs_command(namespace, exit_) == shlex.join(
+        [*words, "--previous"] if previous else words
+    )

@@ -60,10 +60,12 @@ def logs_command(namespace: str, exit_: ExitInfo) -> str:
     `--previous` only when the container ran again since (its lastState: restartPolicy
     OnFailure); a `Never` pod is not restarted, so its failed run is the current one.
     """
-    words = ["kubectl", "-n", namespace, "logs", exit_.pod, "-c", exit_.container]
-    if exit_.previous:
-        words.append("--previous")
-    return shlex.join(words)
+    # `shlex.join` of the words; the constant ones need no quoting.
+    command = (
+        f"kubectl -n {shlex.quote(namespace)} logs {shlex.quote(exit_.pod)}"
+        f" -c {shlex.quote(exit_.container)}"
+    )
+    return command + " --previous" if exit_.previous else command
 
 
 def deadline_at(job: Job) -> float | None:

@@ -1,4 +1,11 @@
-"""What the analysis says about one Job: the `JobReport` and its parts."""
+"""What the analysis says about one Job: the `JobReport` and its parts.
+
+They are built for every changed Job (issue 12), so they are plain slotted dataclasses, hashable
+as frozen ones are, but not `frozen`: a frozen dataclass sets each field through
+`object.__setattr__`, which made building a report cost about as much as rendering it. They are
+immutable by convention: nothing assigns to one; a changed report is a new one
+(`dataclasses.replace`). `CronJobStatus`, built once per CronJob change, stays frozen.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from dataclasses import dataclass
 from jobwatch.vocabulary import Cause, HiddenFailure, StallReason, State
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Attempts:
     """Failures counted against the limit, exactly as the Job controller counts them."""
 
@@ -16,7 +23,7 @@ class Attempts:
     remaining: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ExitInfo:
     """One container termination and what it means."""
 
@@ -34,7 +41,7 @@ class ExitInfo:
     by_deletion: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ContainerFailure:
     """A failed container termination seen in a pod; its identity lets counters count it once."""
 
@@ -45,24 +52,21 @@ class ContainerFailure:
     finished_at: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class HiddenCount:
     kind: HiddenFailure
     count: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Stall:
     reason: StallReason
     since: float | None
 
 
-@dataclass(slots=True, unsafe_hash=True)  # the field hash frozen gave; eq is below
-class JobReport:  # noqa: PLW1641 (the dataclass writes __hash__)
-    """Everything `analyse` says about one Job. Treated as immutable like the other records here,
-    but not `frozen`: a frozen dataclass sets each of these 21 fields through
-    `object.__setattr__`, which made building one cost about as much as rendering it (issue 12).
-    Nothing assigns to a report; a changed one is a new one (`dataclasses.replace`)."""
+@dataclass(slots=True, unsafe_hash=True)  # eq is below; the dataclass writes the hash
+class JobReport:  # noqa: PLW1641
+    """Everything `analyse` says about one Job."""
 
     namespace: str
     name: str
