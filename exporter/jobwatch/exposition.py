@@ -219,7 +219,7 @@ def render_job(report: JobReport) -> Fragments:
     The same lines `sample` would write for each family of `metrics.py`, written out family by
     family because this runs for every changed Job (issue 12): the Job's own label pairs are
     escaped once, vocabulary values are never escaped (they need not be), and each line is one
-    f-string. `tests/exporter/test_exposition.py` holds it to the generic `_Lines` rendering.
+    f-string. `tests/test_analysis_fast.py` holds it to the generic `_Lines` rendering.
     """
     namespace, name, cronjob = report.namespace, report.name, report.cronjob
     if not _plain(namespace + name + cronjob) or max(len(namespace), len(name), len(cronjob)) > (
