@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from jobwatch import exposition as ex
 from jobwatch.analysis import backoff, budget, exits, hidden, job, stalls
 from jobwatch.analysis.report import ExitInfo, JobReport
+from jobwatch.body import ChunkedFamilies
+from jobwatch.metrics import JOB_FAMILIES
 from jobwatch.model import Condition, ContainerStatus, Job, Pod, PodFailurePolicyRule, Termination
 from jobwatch.vocabulary import Cause
 from tests import analysis_reference as ref
@@ -290,3 +292,33 @@ def test_logs_command_is_shlex_join_of_its_words(
     assert job.logs_command(namespace, exit_) == shlex.join(
         [*words, "--previous"] if previous else words
     )
+
+
+family_names = st.sampled_from([f.name for f in JOB_FAMILIES[:4]])
+fragment_maps = st.dictionaries(family_names, st.sampled_from([b"a\n", b"b\n", b"c\n"]))
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(st.sampled_from(["u0", "u1", "u2"]), st.none() | fragment_maps), max_size=12)
+)
+def test_chunked_families_mark_exactly_the_changed_families(
+    steps: list[tuple[str, dict[str, bytes] | None]],
+) -> None:
+    """`ChunkedFamilies.set` finds the changed families in loops; the definition is the set of
+    families whose lines differ between the Job's old and new fragments."""
+    families = ChunkedFamilies(JOB_FAMILIES, chunk=2)
+    held: dict[str, dict[str, bytes]] = {}
+    stale: set[tuple[str, int]] = set()
+    for uid, fragments in steps:
+        old, new = held.get(uid, {}), fragments or {}
+        changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
+        before = families._chunk_of.get(uid)
+        assert families.set(uid, fragments) is bool(changed)
+        index = families._chunk_of.get(uid, before)
+        if fragments is None:
+            held.pop(uid, None)
+        else:
+            held[uid] = fragments
+        stale |= {(n, index) for n in changed if index is not None}
+        assert families._stale == stale

@@ -140,14 +140,19 @@ class ChunkedFamilies:
                 stale.add((name, index))
                 changed = True
             return changed
+        kept = 0  # families the Job had before
         for name, lines in fragments.items():
-            if old.get(name) != lines:
+            before = old.get(name)
+            if before is not None:
+                kept += 1
+            if before != lines:
                 stale.add((name, index))
                 changed = True
-        for name in old:
-            if name not in fragments:
-                stale.add((name, index))
-                changed = True
+        if kept < len(old):  # some family lost its lines
+            for name in old:
+                if name not in fragments:
+                    stale.add((name, index))
+                    changed = True
         return changed
 
     def _place(self, uid: str) -> int:
