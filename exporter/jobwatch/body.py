@@ -94,7 +94,11 @@ class ChunkedFamilies:
     def __init__(self, families: Sequence[Metric], chunk: int = CHUNK) -> None:
         self._families = families
         self._chunk_size = chunk
-        self._chunks: list[dict[str, ex.Fragments]] = []
+        # Per chunk, per family: each Job's lines for it, so a join is one C-level b"".join
+        # (a Job's own fragments dict is not kept: its lines live only here).
+        self._lines: list[dict[str, dict[str, bytes]]] = []
+        self._sizes: list[int] = []  # Jobs per chunk
+        self._names: dict[str, None] = dict.fromkeys(f.name for f in families)  # and any other
         self._chunk_of: dict[str, int] = {}
         self._free: list[int] = []  # chunks with room, lowest first
         self._segments: dict[Pair, Segment] = {}
@@ -122,39 +126,55 @@ class ChunkedFamilies:
             if fragments is None:
                 return False
             index = self._place(uid)
-        chunk = self._chunks[index]
-        old = chunk.get(uid, {})
         new = fragments or {}
+        for name in new.keys() - self._names.keys():
+            self._names[name] = None
+        lines = self._lines[index]
+        changed = False
+        for name in self._names:
+            family = lines.get(name)
+            line = new.get(name)
+            if (family.get(uid) if family is not None else None) == line:
+                continue
+            changed = True
+            self._stale.add((name, index))
+            if line is not None:
+                lines.setdefault(name, {})[uid] = line
+            elif family is not None:
+                del family[uid]
         if fragments is None:
-            del chunk[uid]
             del self._chunk_of[uid]
+            self._sizes[index] -= 1
             self._free.append(index)
             self._free.sort()
-        else:
-            chunk[uid] = fragments
-        changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
-        self._stale.update((n, index) for n in changed)
-        return bool(changed)
+        return changed
 
     def _place(self, uid: str) -> int:
-        while self._free and len(self._chunks[self._free[0]]) >= self._chunk_size:
+        while self._free and self._sizes[self._free[0]] >= self._chunk_size:
             self._free.pop(0)
         if self._free:
             index = self._free[0]
         else:
-            index = len(self._chunks)
-            self._chunks.append({})
+            index = len(self._sizes)
+            self._sizes.append(0)
+            self._lines.append({})
             self._free.append(index)
         self._chunk_of[uid] = index
+        self._sizes[index] += 1
         return index
+
+    def _join(self, pair: Pair) -> bytes:
+        name, index = pair
+        lines = self._lines[index].get(name)
+        return b"".join(lines.values()) if lines else b""
 
     def join_stale(self, seconds: float | None = None) -> bool:
         """Re-join and re-compress stale pairs, for about `seconds` at most (None: all of
         them); True once none is left."""
         started = time.perf_counter()
         while self._stale:
-            name, index = pair = self._stale.pop()
-            raw = b"".join(f[name] for f in self._chunks[index].values() if name in f)
+            pair = self._stale.pop()
+            raw = self._join(pair)
             if raw:
                 self._segments[pair] = Segment.of(raw)
             else:
@@ -172,8 +192,8 @@ class ChunkedFamilies:
             batch: list[tuple[Pair, bytes]] = []
             started = time.perf_counter()
             while self._stale:
-                name, index = pair = self._stale.pop()
-                raw = b"".join(f[name] for f in self._chunks[index].values() if name in f)
+                pair = self._stale.pop()
+                raw = self._join(pair)
                 if raw:
                     batch.append((pair, raw))
                 else:
@@ -199,7 +219,7 @@ class ChunkedFamilies:
         for family in self._families:
             chunks = [
                 s
-                for index in range(len(self._chunks))
+                for index in range(len(self._sizes))
                 if (s := self._segments.get((family.name, index))) is not None
             ]
             if chunks:

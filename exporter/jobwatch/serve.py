@@ -42,6 +42,32 @@ RESTART_INITIAL = 1.0  # seconds before restarting a crashed informer, doubling 
 RESTART_MAX = 30.0
 
 
+class Readiness:
+    """/readyz and /livez's view (`server.Health`): the telemetry's, except that ready also
+    waits for the published body to show the initial LISTs (`ExporterState.ready`)."""
+
+    def __init__(self, state: ExporterState) -> None:
+        self._state = state
+        self._telemetry = state.telemetry
+
+    @property
+    def ready(self) -> bool:
+        return self._state.ready
+
+    @property
+    def last_heartbeat(self) -> float | None:
+        return self._telemetry.last_heartbeat
+
+    def pending(self) -> list[str]:
+        pending = self._telemetry.pending()
+        if not pending and not self._state.ready:
+            pending.append("the first render of the listed Jobs")
+        return pending
+
+    def unavailable_resources(self) -> list[str]:
+        return self._telemetry.unavailable_resources()
+
+
 class Exporter:
     """Connect, list and watch, serve. Leaves nothing running after `__aexit__`."""
 
@@ -92,7 +118,7 @@ class Exporter:
                 context = reloader.context()
         app = server.build_app(
             self.state,
-            telemetry,
+            Readiness(self.state),
             telemetry_path=s.telemetry_path,
             livez_max_silence=s.livez_max_silence,
             clock=self._clock,
@@ -156,10 +182,11 @@ class Exporter:
         self._tasks.clear()
 
     async def wait_ready(self, within: float = 30.0) -> None:
-        """Until every informer finished its first LIST; TimeoutError after `within` seconds."""
+        """Until every informer finished its first LIST and the served body shows it (what
+        /readyz says); TimeoutError after `within` seconds."""
         async with asyncio.timeout(within):
             while True:
-                if self.state.telemetry.ready:
+                if self.state.ready:
                     return
                 await asyncio.sleep(0.05)
 

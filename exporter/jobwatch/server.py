@@ -34,6 +34,12 @@ __all__ = ["GZIP_LEVEL", "Health", "MetricsSource", "build_app", "start"]
 KEEPALIVE_TIMEOUT = 30.0  # seconds an idle keep-alive connection is held (Prometheus reconnects)
 MAX_REQUEST_BYTES = 64 * 1024  # no endpoint takes a body
 WRITE_BATCH = 256 * 1024  # bytes gathered per socket write while streaming a body
+# Bytes a connection's transport may buffer before a /metrics write waits for the client. The
+# default (64 KiB) made a 4 MB gzip body wait for the client about 60 times, each wait a full
+# turn of a busy event loop: a scrape took a second at 50k Jobs. With this, a gzip body is
+# handed over in one go and the transport sends it as the socket takes it; a bigger (plain)
+# body waits once per WRITE_BUFFER, so memory per connection stays bounded.
+WRITE_BUFFER = 4 * 1024 * 1024
 MAX_REFRESH_STEPS = 100  # the status page's analysis steps; then the rest in one go
 DEFAULT_PAGE = 100  # Jobs per /jobs.json page unless ?limit= says otherwise
 MAX_PAGE = 1000
@@ -197,9 +203,17 @@ def build_app(
         response = web.StreamResponse(headers=headers)
         response.content_length = sum(len(p) for p in parts)
         await response.prepare(request)
-        for part in parts:
-            await response.write(part)
-        await response.write_eof()
+        transport = request.transport
+        limits = transport.get_write_buffer_limits() if transport is not None else None
+        if transport is not None:
+            transport.set_write_buffer_limits(high=WRITE_BUFFER)
+        try:
+            for part in parts:
+                await response.write(part)
+            await response.write_eof()
+        finally:
+            if transport is not None and limits is not None and not transport.is_closing():
+                transport.set_write_buffer_limits(high=limits[1], low=limits[0])
         return response
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -211,7 +225,7 @@ def build_app(
             refused = "".join(f"unavailable: {r}\n" for r in health.unavailable_resources())
             return web.Response(text=f"ok: initial LIST synced\n{refused}")
         waiting = ", ".join(health.pending())
-        return web.Response(status=503, text=f"not ready: initial LIST not yet synced: {waiting}\n")
+        return web.Response(status=503, text=f"not ready: waiting for {waiting}\n")
 
     async def livez(_request: web.Request) -> web.Response:
         last = health.last_heartbeat

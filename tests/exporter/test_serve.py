@@ -18,11 +18,12 @@ import aiohttp
 import pytest
 
 from jobwatch.model import Resource
-from jobwatch.serve import Exporter
+from jobwatch.serve import Exporter, Readiness
 from jobwatch.settings import Settings, settings
 from jobwatch.state import ExporterState
 from jobwatch_testbed.monitoring import free_port
 from jobwatch_testbed.sim import CRONJOBS, JOBS, ScenarioPlayer, SimServer
+from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
 
 JOBWATCH = [sys.executable, "-m", "jobwatch"]
 
@@ -44,6 +45,37 @@ async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0
             if await check():
                 return
             await asyncio.sleep(0.1)
+
+
+def _ready(health: Readiness) -> bool:
+    """Read afresh each time (mypy would narrow a property across the calls in between)."""
+    return health.ready
+
+
+def test_ready_waits_for_the_first_render_of_the_listed_jobs() -> None:
+    """The end of the LISTs analyses nothing on the spot (50k Jobs held the loop for seconds):
+    /readyz says ready once the renderer published a body that shows them."""
+    state = ExporterState()
+    for resource in ("jobs", "pods"):
+        state.telemetry.expect(resource, None)
+    jobs = [new_job("ns", f"j{i}", [container("c", ["true"])]) for i in range(3)]
+    for i, listed in enumerate(jobs):
+        listed["metadata"]["uid"] = f"uid-{i}"  # what the API server adds
+    state.replace("jobs", None, jobs)
+    state.replace("pods", None, [pod_for_job(j) for j in jobs])
+    analysed = state.analysed
+    state.telemetry.synced("jobs", None)
+    state.telemetry.synced("pods", None)
+    health = Readiness(state)
+    assert state.telemetry.ready
+    assert not _ready(health)
+    assert health.pending() == ["the first render of the listed Jobs"]
+    assert state.analysed == analysed
+    asyncio.run(state.render_pass())
+    assert _ready(health)
+    assert health.pending() == []
+    served = state.latest(False).joined()
+    assert all(f'job_name="j{i}"'.encode() in served for i in range(3))
 
 
 @pytest.mark.timeout(60)

@@ -87,6 +87,35 @@ async def test_gzip_when_accepted_and_shared_by_concurrent_scrapes() -> None:
     await _serve(Source(), check)
 
 
+@dataclass
+class BigSource(Source):
+    """A body far larger than the transport's default write buffer (and than WRITE_BUFFER)."""
+
+    def latest(self, openmetrics: bool) -> Exposition:
+        segments = tuple(
+            Segment.of(b"".join(b'x_%d{i="%d"} %d\n' % (s, i, i * s) for i in range(40_000)))
+            for s in range(12)
+        )
+        return Exposition(segments, *combined_crc(segments), b"# tail\n")
+
+
+async def test_a_body_bigger_than_the_write_buffers_arrives_whole_raw_and_gzipped() -> None:
+    source = BigSource()
+    expected = source.latest(False).joined()
+    assert len(expected) > 2 * server.WRITE_BUFFER
+
+    async def check(s: aiohttp.ClientSession, url: str) -> None:
+        plain = {"Accept-Encoding": "identity"}
+        async with s.get(f"{url}/metrics", headers=plain) as r:
+            assert await r.read() == expected
+        async with s.get(f"{url}/metrics", headers={"Accept-Encoding": "gzip"}) as r:
+            assert gzip.decompress(await r.read()) == expected
+        async with s.get(f"{url}/metrics", headers=plain) as r:  # the same connection again
+            assert await r.read() == expected
+
+    await _serve(source, check)
+
+
 async def test_readyz_is_503_until_synced_then_200() -> None:
     source = Source()
 

@@ -64,6 +64,31 @@ def test_what_exists_at_start_is_a_baseline_not_counted() -> None:
     assert value(state, CONTAINER_FAILURES, cause="app_error", namespace="default") == 2
 
 
+def _ready(state: ExporterState) -> bool:
+    """Read afresh each time (mypy would narrow a property across the calls in between)."""
+    return state.ready
+
+
+def test_a_change_before_the_baseline_is_rendered_counts_against_the_listed_state() -> None:
+    """The renderer analyses the baseline in steps after the LISTs end; a crash that arrives
+    before it reached the Job is counted, not absorbed into the baseline (nor re-counted)."""
+    state = ExporterState(clock=Clock())
+    for resource in ("jobs", "pods"):
+        state.telemetry.expect(resource, None)
+    state.replace("jobs", None, [job(restart_policy="OnFailure")])
+    state.replace("pods", None, [copy.deepcopy(_crashing(3))])
+    state.telemetry.synced("jobs", None)
+    state.telemetry.synced("pods", None)
+    assert not _ready(state)  # listed, not yet rendered
+    state.apply("pods", "MODIFIED", _crashing(5))  # two crashes after the LISTs
+    asyncio.run(state.render_pass())
+    assert _ready(state)
+    assert value(state, CONTAINER_FAILURES, cause="app_error", namespace="default") == 2
+    state.apply("pods", "MODIFIED", _crashing(6))
+    asyncio.run(state.render_pass())
+    assert value(state, CONTAINER_FAILURES, cause="app_error", namespace="default") == 3
+
+
 def _failed_job(sim: SimServer, name: str) -> None:
     created = sim.store.create(JOBS, new_job("ns", name, [container("c", ["false"])]))
     created["status"] = {

@@ -70,6 +70,10 @@ def pod_finish_time(pod: Pod) -> float | None:
 
 
 def next_retry_at(job: Job, pods: list[Pod]) -> float | None:
+    """When the controller may create the next pod. Only failed (`is_pod_failed`) and Succeeded
+    pods matter to a Job without backoffLimitPerIndex; without any pod there is no record."""
+    if not pods:
+        return None
     if job.backoff_limit_per_index is not None:
         return _next_retry_per_index(job, pods)
     successes = [pod_finish_time(p) or 0.0 for p in pods if p.phase == "Succeeded"]

@@ -25,6 +25,8 @@ from jobwatch.analysis.indexes import parse_index_set
 from jobwatch.analysis.report import Attempts
 from jobwatch.model import Job, Pod
 
+Budget = tuple[int, int, int]  # used, limit, remaining (which may be negative)
+
 
 def counted_failures(job: Job, pods: list[Pod]) -> int:
     """`jobCtx.failed` (§1.2, §1.7): status.failed + uncounted + newly failed tracked pods."""
@@ -53,35 +55,41 @@ def index_failures(job: Job, pods: list[Pod]) -> dict[int, int]:
     return failures
 
 
-def attempts(job: Job, pods: list[Pod], *, failed: bool) -> Attempts:
+def attempts(
+    job: Job,
+    pods: list[Pod],
+    *,
+    failed: bool,
+    failed_pods: list[Pod] | None = None,
+    restarts: int | None = None,
+) -> Attempts:
     """The binding budget. `syncJob` checks the global backoffLimit for every Job, per-index ones
     included (it only defaults to MaxInt32 there), so a per-index Job reports whichever of the
     global and the per-index budget runs out first (§1.10). They are compared before clamping
-    at 0, so a Job the global limit failed reports the global budget."""
-    chosen = _global_attempts(job, pods)
+    at 0, so a Job the global limit failed reports the global budget.
+
+    A caller that has already sorted the pods may pass `failed_pods` (those `is_pod_failed`
+    holds, the only ones that can count) and `restarts` (`on_failure_restarts(pods)`)."""
+    # The global budget: backoffLimit and, for OnFailure, the restart sum.
+    used = job.failed + len(job.uncounted_failed)
+    candidates = pods if failed_pods is None else failed_pods
+    if candidates:
+        used += len(newly_failed_pods(job, candidates))
+    limit = job.backoff_limit
+    remaining = limit - used
+    if job.restart_policy == "OnFailure":
+        if restarts is None:
+            restarts = on_failure_restarts(pods)
+        remaining = min(remaining, max(limit, 1) - 1 - restarts)
+        used += restarts
     if job.backoff_limit_per_index is not None:
         per_index = _per_index_attempts(job, pods)
-        if per_index.remaining <= chosen.remaining:
-            chosen = per_index
-    remaining = 0 if failed else max(0, chosen.remaining)
-    return Attempts(used=chosen.used, limit=chosen.limit, remaining=remaining)
+        if per_index[2] <= remaining:
+            used, limit, remaining = per_index
+    return Attempts(used=used, limit=limit, remaining=0 if failed else max(0, remaining))
 
 
-def _global_attempts(job: Job, pods: list[Pod]) -> Attempts:
-    """backoffLimit and, for OnFailure, the restart sum; `remaining` may be negative."""
-    used_pods = counted_failures(job, pods)
-    limit = job.backoff_limit
-    if job.restart_policy == "OnFailure":
-        restarts = on_failure_restarts(pods)
-        remaining = min(limit - used_pods, max(limit, 1) - 1 - restarts)
-        used = used_pods + restarts
-    else:
-        remaining = limit - used_pods
-        used = used_pods
-    return Attempts(used=used, limit=limit, remaining=remaining)
-
-
-def _per_index_attempts(job: Job, pods: list[Pod]) -> Attempts:
+def _per_index_attempts(job: Job, pods: list[Pod]) -> Budget:
     """The open index closest to failing; `remaining` may be negative, 0 with no open index."""
     limit = job.backoff_limit_per_index or 0
     per_index = index_failures(job, pods)
@@ -99,7 +107,7 @@ def _per_index_attempts(job: Job, pods: list[Pod]) -> Attempts:
     if open_count > len(open_failures):
         open_failures.append(0)  # an open index no pod has failed on yet
     used = max(open_failures, default=0)
-    return Attempts(used=used, limit=limit, remaining=limit - used if open_failures else 0)
+    return used, limit, limit - used if open_failures else 0
 
 
 def failed_index_count(job: Job) -> int | None:

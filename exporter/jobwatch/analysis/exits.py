@@ -85,29 +85,51 @@ def _sort_key(info: ExitInfo) -> tuple[float, str, str]:
 def container_exits(
     pods: list[Pod], *, job_deadline_exceeded: bool = False
 ) -> list[tuple[ExitInfo, ContainerFailure | None]]:
-    """Every termination visible in the pods, each with its countable identity if it failed."""
+    """Every termination visible in the pods, each with its countable identity if it failed:
+    per container its lastState, then its state (`_terminations`)."""
     out: list[tuple[ExitInfo, ContainerFailure | None]] = []
     for pod in pods:
-        evicted = _pod_was_evicted(pod)
-        deadline = _pod_hit_deadline(pod, job_deadline_exceeded)
+        context: tuple[bool, bool] | None = None  # (evicted, deadline), at the first termination
         for c in pod.containers:
-            for term, run, previous in _terminations(c):
-                cause = classify(term.exit_code, term.reason, evicted=evicted, deadline=deadline)
-                info = ExitInfo(
-                    pod=pod.name,
-                    container=c.name,
-                    code=term.exit_code,
-                    reason=term.reason,
-                    cause=cause,
-                    meaning=meaning(term.exit_code, cause),
-                    finished_at=term.finished_at,
-                    previous=previous,
-                    by_deletion=_stopped_by_deletion(pod, term, previous),
+            last, current = c.last_terminated, c.terminated
+            if last is None and current is None:
+                continue
+            if context is None:
+                context = (
+                    _pod_was_evicted(pod),
+                    _pod_hit_deadline(pod, job_deadline_exceeded),
                 )
-                failed = cause is not Cause.SUCCESS and not _normal_sidecar_stop(c, pod, term)
-                failure = ContainerFailure(pod.uid, c.name, run, cause, term.finished_at)
-                out.append((info, failure if failed else None))
+            if last is not None:
+                out.append(_exit(pod, c, last, True, context))
+            if current is not None:
+                out.append(_exit(pod, c, current, False, context))
     return out
+
+
+def _exit(
+    pod: Pod,
+    c: ContainerStatus,
+    term: Termination,
+    previous: bool,
+    context: tuple[bool, bool],
+) -> tuple[ExitInfo, ContainerFailure | None]:
+    """One termination (`_terminations`): lastState ended run restartCount-1, state the current."""
+    cause = classify(term.exit_code, term.reason, evicted=context[0], deadline=context[1])
+    info = ExitInfo(
+        pod=pod.name,
+        container=c.name,
+        code=term.exit_code,
+        reason=term.reason,
+        cause=cause,
+        meaning=meaning(term.exit_code, cause),
+        finished_at=term.finished_at,
+        previous=previous,
+        by_deletion=_stopped_by_deletion(pod, term, previous),
+    )
+    if cause is Cause.SUCCESS or _normal_sidecar_stop(c, pod, term):
+        return info, None
+    run = max(c.restart_count - 1, 0) if previous else c.restart_count
+    return info, ContainerFailure(pod.uid, c.name, run, cause, term.finished_at)
 
 
 def _stopped_by_deletion(pod: Pod, term: Termination, previous: bool) -> bool:

@@ -13,6 +13,8 @@ from jobwatch.vocabulary import HiddenFailure
 
 
 def hidden_failures(job: Job, pods: list[Pod], *, succeeded: bool) -> tuple[HiddenCount, ...]:
+    if not pods and not succeeded:
+        return ()  # every count below is over pods
     counts: dict[HiddenFailure, int] = {}
     if succeeded:
         # Case 2: Complete with status.failed > 0 (retry-then-success).

@@ -41,14 +41,14 @@ def _not_ready_since(pod: Pod) -> float | None:
 
 def pod_stall(pod: Pod) -> Stall | None:
     """Why this live pod cannot make progress, if it cannot."""
-    scheduled = pod.condition("PodScheduled")
-    if (
-        scheduled is not None
-        and scheduled.status == "False"
-        and scheduled.reason == "Unschedulable"
-    ):
-        return Stall(StallReason.UNSCHEDULABLE, scheduled.transition_at or pod.created_at)
+    for scheduled in pod.conditions:  # the first PodScheduled condition (`Pod.condition`)
+        if scheduled.type == "PodScheduled":
+            if scheduled.status == "False" and scheduled.reason == "Unschedulable":
+                return Stall(StallReason.UNSCHEDULABLE, scheduled.transition_at or pod.created_at)
+            break
     for c in pod.containers:
+        if not c.waiting_reason:
+            continue
         if c.waiting_reason in IMAGE_PULL_REASONS:
             return Stall(StallReason.IMAGE_PULL, _not_ready_since(pod))
         if c.waiting_reason in CONFIG_REASONS:
@@ -76,14 +76,18 @@ def _init_blocked(pod: Pod) -> Stall | None:
 def _sidecar_never_exits(pod: Pod) -> Stall | None:
     """Regular containers have finished for good, yet the pod keeps running: a legacy sidecar (a
     regular container that never exits) or a native sidecar that will not stop (§1.5)."""
+    final = []
+    for c in pod.containers:
+        if (
+            c.terminated is not None
+            and c.kind == "regular"
+            and (pod.restart_policy != "OnFailure" or c.terminated.exit_code == 0)
+        ):
+            final.append(c.terminated)
+    if not final:
+        return None
     regular = [c for c in pod.containers if c.kind == "regular"]
-    final = [
-        c.terminated
-        for c in regular
-        if c.terminated is not None
-        and (pod.restart_policy != "OnFailure" or c.terminated.exit_code == 0)
-    ]
-    if not final or any(c.waiting_reason for c in regular):
+    if any(c.waiting_reason for c in regular):
         return None
     if not all(c.terminated is not None or c.running_since is not None for c in regular):
         return None
@@ -92,18 +96,28 @@ def _sidecar_never_exits(pod: Pod) -> Stall | None:
     )
 
 
-def job_stall(job: Job, pods: list[Pod], now: float, next_retry: float | None) -> Stall | None:
+def job_stall(
+    job: Job,
+    pods: list[Pod],
+    now: float,
+    next_retry: float | None,
+    *,
+    live: list[Pod] | None = None,
+) -> Stall | None:
     """The Job is stalled when every live pod is blocked, or when it is active with no pods at
     all once any pod-recreation backoff has passed. Callers exclude finished, suspended and
-    externally managed Jobs."""
-    live = [p for p in pods if not p.is_terminal]
-    if any(p.deleting_at is not None for p in live):
-        return None  # pods are going away; the controller acts next
+    externally managed Jobs. `live`: the pods that are not terminal, if the caller has them."""
+    if live is None:
+        live = [p for p in pods if not p.is_terminal]
+    for p in live:
+        if p.deleting_at is not None:
+            return None  # pods are going away; the controller acts next
     if live:
-        stalls = [pod_stall(p) for p in live]
-        blocking = [s for s in stalls if s is not None]
-        if len(blocking) < len(stalls):
-            return None
+        blocking = []
+        for p in live:
+            if (stall := pod_stall(p)) is None:
+                return None  # one pod that can make progress is enough
+            blocking.append(stall)
         return max(blocking, key=lambda s: s.since or 0.0)
     if job.active > 0 or (next_retry is not None and now < next_retry):
         return None

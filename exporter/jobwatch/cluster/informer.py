@@ -55,7 +55,7 @@ WATCH_EVENTS = APPLIED_EVENTS | {"BOOKMARK", "ERROR"}
 CONNECT_TIMEOUT = 10.0
 DEFAULT_RETRY_AFTER = 1.0
 _SHOWN = 200  # bytes of a bad line or error body that go into a log message
-LINES_PER_YIELD = 32  # watch lines handled between yields to the event loop
+YIELD_SECONDS = 0.002  # watch lines are handled for about this long between yields
 RELIST_JITTER = 0.2  # a periodic relist comes after period * [1, 1.2): informers spread out
 _PROBLEMS: dict[int, Problem] = {
     401: "forbidden",
@@ -331,15 +331,16 @@ class Informer:
     async def _consume(self, response: aiohttp.ClientResponse) -> None:
         """Split the chunked stream into lines ourselves: aiohttp's readline caps line length."""
         pending = bytearray()
+        clock = time.perf_counter
         async for chunk in response.content.iter_any():
             pending += chunk
-            start, handled = 0, 0
+            start, since = 0, clock()
             while (end := pending.find(b"\n", start)) >= 0:
                 self._handle_line(bytes(pending[start:end]))
                 start = end + 1
-                handled += 1
-                if handled % LINES_PER_YIELD == 0:
+                if clock() - since >= YIELD_SECONDS:
                     await asyncio.sleep(0)  # a backlog of events never holds the loop long
+                    since = clock()
             if start:
                 del pending[:start]
         if pending.strip():

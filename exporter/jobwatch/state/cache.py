@@ -63,9 +63,17 @@ class RenderCache:
         return tuple(segments)
 
     def published(self, openmetrics: bool) -> Published:
-        """The last published body in this format (published now if there is none yet)."""
+        """The last published body in this format (published now if there is none yet: from
+        the chunks the other format's body shows, if it has one, so a scrape never joins)."""
         found = self._published.get(openmetrics)
-        return found[1] if found is not None else self.publish(openmetrics)
+        if found is not None:
+            return found[1]
+        if not self._published:
+            return self.publish(openmetrics)
+        segments = self._segments(openmetrics, join=False)
+        published = (segments, *combined_crc(segments))
+        self._published[openmetrics] = (-1, published)
+        return published
 
     def publish(self, openmetrics: bool) -> Published:
         """Publish what is rendered now, unless that is already published."""
@@ -76,6 +84,11 @@ class RenderCache:
         published = (segments, *combined_crc(segments))
         self._published[openmetrics] = (generation, published)
         return published
+
+    def publish_again(self) -> None:
+        """`publish` every format published before, as rendered now."""
+        for openmetrics in list(self._published):
+            self.publish(openmetrics)
 
     async def publish_soon(self) -> None:
         """`publish` every format scraped so far (text at least), the CRC in a worker thread."""

@@ -29,7 +29,7 @@ from jobwatch import metrics as m
 from jobwatch.analysis.job import analyse
 from jobwatch.analysis.report import CronJobStatus, JobReport
 from jobwatch.body import Exposition
-from jobwatch.model import CRONJOBS, JOBS, PODS, Raw, Resource
+from jobwatch.model import CRONJOBS, JOBS, PODS, Job, Pod, Raw, Resource
 from jobwatch.sharding import ALL, Shard
 from jobwatch.state.cache import RenderCache
 from jobwatch.state.counters import FailureCounters
@@ -41,7 +41,7 @@ from jobwatch.vocabulary import JOB_REASONS, bounded
 log = logging.getLogger("jobwatch.state")
 
 REFRESH_STEP = 250  # Jobs analysed per step at most
-STEP_SECONDS = 0.005  # and for about this long: the event loop is never held much longer
+STEP_SECONDS = 0.002  # and for about this long: the event loop is never held much longer
 DEBOUNCE = 0.25  # seconds the renderer collects changes before a pass
 GC_THRESHOLDS = (20_000, 20, 50)  # young collections every 20k allocations, not every 700
 
@@ -74,7 +74,9 @@ class ExporterState:
         self.telemetry = SelfMetrics(clock)
         self.telemetry.on_settled = self._end_baseline
         self.failures = FailureCounters(clock, reason=lambda r: bounded(r, JOB_REASONS))
-        self._baseline_done = False
+        self._baseline_done = False  # every informer listed: later changes count
+        self._baseline: set[str] = set()  # Jobs of the initial LISTs not analysed yet
+        self._ready = False  # the published body shows the initial LISTs
         self._namespace_retention = namespace_retention
         self._jobless_since: dict[str, float] = {}
         self.cronjobs = CronJobs(cronjob_history)
@@ -119,9 +121,13 @@ class ExporterState:
             if record is None:
                 continue
             seen.add(record.uid)
+            if self._baseline:
+                self._baseline_first(record)
             before = held.get(record.uid)
             self.store.put(record)
             differences[0] += held.get(record.uid) != before
+        if not self._baseline_done and self.telemetry.expecting:
+            self._freeze_page()
 
     def list_done(self, resource: Resource, scope: str | None) -> int:
         """The LIST is complete: what it did not show in `scope` is gone. Returns how many
@@ -158,6 +164,8 @@ class ExporterState:
         if event_type == "DELETED":
             self._remove(resource, record.uid)
         else:
+            if self._baseline:
+                self._baseline_first(record)
             self.store.put(record)
 
     # --- reading ----------------------------------------------------------------------------
@@ -186,7 +194,6 @@ class ExporterState:
         if seconds is None and len(self.store.dirty) <= budget:
             self._refresh()
             return True
-        self.failures.counting = self._baseline_done or not self.telemetry.expecting
         started = time.perf_counter()
         now = self._clock()
         for _ in range(min(budget, len(self.store.dirty))):
@@ -226,7 +233,10 @@ class ExporterState:
         (tests, tools). The server uses `latest`, which never analyses."""
         self._refresh()
         self._changed_since = self._rendering_since = None
-        return self.cache.body(self._tail(openmetrics), openmetrics)
+        body = self.cache.body(self._tail(openmetrics), openmetrics)
+        self.cache.publish_again()
+        self._baseline_published()
+        return body
 
     def latest(self, openmetrics: bool) -> Exposition:
         """The last published body plus a fresh tail: no analysis, no join of Job lines."""
@@ -252,9 +262,14 @@ class ExporterState:
         self._wake.clear()
         self._rendering_since, self._changed_since = self._changed_since, None
         await self.settle()
+        # Every baseline Job is rendered before this join starts, so the body published below
+        # shows them all (a chunk that changes during the join keeps a segment joined after).
+        baseline_rendered = self._baseline_done and not self._baseline
         await self.cache.join_stale_off_loop(STEP_SECONDS)
         await self.cache.publish_soon()
         self._rendering_since = None
+        if baseline_rendered:
+            self._baseline_published()
 
     def _tail(self, openmetrics: bool) -> bytes:
         tracked: dict[Resource, int] = {JOBS: len(self.store.jobs), PODS: len(self.store.pods)}
@@ -275,6 +290,13 @@ class ExporterState:
         if self._changed_since is None:
             self._changed_since = self._clock()
         self._wake.set()
+
+    def _freeze_page(self) -> None:
+        """During the initial sync, after each LIST page: what it added is long-lived, so it
+        leaves the collector's generations at once. Otherwise every gen2 collection walks the
+        whole heap listed so far: near the end of a 250k-pod sync, about a second each."""
+        gc.set_threshold(*GC_THRESHOLDS)
+        gc.freeze()
 
     def _freeze(self) -> None:
         """After the initial sync: the long-lived records leave the collector's generations,
@@ -354,13 +376,33 @@ class ExporterState:
     def _end_baseline(self) -> None:
         """Once every informer has listed (or is known unavailable), what exists is the
         baseline: analysed and recorded without counting; from now on failures count
-        (state/counters.py, docs/reliability.md)."""
+        (state/counters.py, docs/reliability.md). The Jobs the LISTs changed and that are not
+        analysed yet are the baseline: the renderer analyses them in its bounded steps (one
+        synchronous pass over 50k Jobs held the loop for seconds); a change to one of them
+        first analyses it as it was listed. `ready` once a published body shows them all."""
         if not self._baseline_done:
-            self._refresh()
             self._baseline_done = True
-            # Ready from now on: the served body already shows the initial LISTs.
-            self.cache.publish(False)
-            self._changed_since = None
+            self._baseline = set(self.store.dirty)
+            self._wake.set()
+
+    def _baseline_first(self, record: Job | Pod) -> None:
+        """Before a change to a baseline Job (or its pod) lands, analyse the Job as listed,
+        uncounted, so the change is counted against the baseline and never absorbed into it."""
+        uid = record.job_uid if isinstance(record, Pod) else record.uid
+        if uid in self._baseline:
+            self.store.dirty.discard(uid)
+            self._analyse_batch([uid])
+
+    @property
+    def ready(self) -> bool:
+        """Every informer listed (or is known unavailable) and the published body shows what
+        the initial LISTs showed: what /readyz reports."""
+        return self._ready and self.telemetry.ready
+
+    def _baseline_published(self) -> None:
+        """A body that shows every baseline Job is published: ready from now on."""
+        if not self._ready and self._baseline_done and not self._baseline:
+            self._ready = True
             if self.telemetry.expecting:
                 self._freeze()
 
@@ -385,12 +427,20 @@ class ExporterState:
 
     def _analyse_batch(self, uids: Iterable[str]) -> int:
         """Analyse these Jobs at one `now`; returns how many reports changed."""
-        # Before every informer has listed, what arrives is the baseline: not counted.
-        self.failures.counting = self._baseline_done or not self.telemetry.expecting
         now = self._clock()
         return sum(self._analyse_one(uid, now) for uid in uids)
 
     def _analyse_one(self, uid: str, now: float) -> bool:
+        # Before every informer has listed, what arrives is the baseline: not counted; nor is
+        # a Job of the initial LISTs that is analysed for the first time after them.
+        if self._baseline:
+            baseline = uid in self._baseline
+            self._baseline.discard(uid)
+        else:
+            baseline = False
+        self.failures.counting = (
+            self._baseline_done or not self.telemetry.expecting
+        ) and not baseline
         if uid not in self.store.jobs:
             return False
         started = time.perf_counter()
