@@ -7,8 +7,10 @@ from pathlib import Path
 
 import bench.__main__ as bench_main
 import pytest
-from bench import e2e, goals, parse, scrape, throughput
+from bench import e2e, goals, parse, realapi, scrape, throughput
 from bench.__main__ import Plan
+
+from jobwatch_testbed.kube.build import binaries
 
 TINY = Plan(
     name="tiny",
@@ -29,6 +31,9 @@ TINY = Plan(
             scrapes=2,
         )
     ),
+    realapi=lambda: realapi.run(
+        realapi.Sizes(6, 2, workers=4, rate=20, seconds=0.5, every=0.2, scrapes=2)
+    ),
 )
 
 
@@ -43,6 +48,10 @@ def test_quick_mode_writes_every_section(monkeypatch: pytest.MonkeyPatch, tmp_pa
         assert set(goal) == {"figure", "bound", "measured", "met"}
         assert isinstance(goal["met"], bool)
     assert "## 5. Cluster-scale goals (issue 12)" in report
+    assert "## 6. Real API server (issue 12)" in report
+    if not binaries().missing():  # CI has them: the real API server run happened
+        assert "| kube-apiserver + etcd | 6 / 12 |" in report
+        assert "| sim | 6 / 12 |" in report
     for title in (
         "## 1. Parse cost per pod event",
         "## 2. Scrape cost vs cluster size",
@@ -50,7 +59,7 @@ def test_quick_mode_writes_every_section(monkeypatch: pytest.MonkeyPatch, tmp_pa
         "## 4. End to end over HTTP",
     ):
         assert title in report
-    assert report.count("**What it measures.**") == 5
-    assert report.count("**For users.**") == 5
+    assert report.count("**What it measures.**") == 6
+    assert report.count("**For users.**") == 6
     for fact in ("| python |", "| cpu count |", "| date (UTC) |", "| command |"):
         assert fact in report

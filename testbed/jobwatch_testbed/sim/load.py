@@ -17,6 +17,7 @@ The rate follows `clock` and the loop waits with `sleep`: pass a `VirtualClock`'
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 
 import orjson
@@ -89,7 +90,18 @@ class LoadGenerator:
 
     def populate_cloned(self) -> None:
         """`populate` for large sizes: Job 0 and its pods are made the normal way, every other
-        Job and pod is a copy of them with its own name and UIDs (`Store.load`, no events)."""
+        Job and pod is a copy of them with its own name and UIDs (`Store.load`, no events).
+        The cyclic GC is paused meanwhile: the millions of new, long-lived containers would
+        otherwise trigger full collections of a growing heap (3.6x the CPU at 100k pods)."""
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            self._populate_cloned()
+        finally:
+            if paused:
+                gc.enable()
+
+    def _populate_cloned(self) -> None:
         jobs, self.jobs = self.jobs, 1
         self.populate()
         self.jobs = jobs

@@ -58,11 +58,10 @@ from jobwatch_testbed.sim.store import (
     ObjList,
     Resource,
     Store,
-    object_key,
 )
 from jobwatch_testbed.sim.tables import table, wants_table
 
-LIST_WRITE_ITEMS = 256  # List items joined per write when a page is streamed
+LIST_WRITE_ITEMS = 256  # List items joined per write when a page is streamed (about 600 KiB)
 KUBE_VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-jobwatch-sim"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -172,21 +171,20 @@ def _static(body: Obj | str) -> Handler:
     return handler
 
 
-def _without_type(obj: Obj) -> Obj:
-    return {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-
-
 def _event_bytes(event_type: str, obj: Obj) -> bytes:
     return orjson.dumps({"type": event_type, "object": obj}) + b"\n"
 
 
-def _line(event_type: str, obj: Obj, event: Event | None = None) -> bytes:
-    if event is not None and event_type == event.type:
-        cached = event.cache.get("line")
-        if cached is None:
-            cached = event.cache["line"] = orjson.dumps({"type": event_type, "object": obj}) + b"\n"
-        return cached
-    return orjson.dumps({"type": event_type, "object": obj}) + b"\n"
+def _typed_line(event_type: str, typed: bytes) -> bytes:
+    """A watch line around an object's serialised bytes (with apiVersion and kind)."""
+    return b'{"type":"%s","object":%s}\n' % (event_type.encode(), typed)
+
+
+def _line(resource: Resource, event_type: str, obj: Obj, data: bytes | None) -> bytes:
+    """The watch line of `obj`, from its pre-serialised List-item bytes when given."""
+    if data is None:
+        return _event_bytes(event_type, obj)
+    return _typed_line(event_type, resource.typed(data))
 
 
 @dataclass
@@ -198,11 +196,21 @@ class _Watch:
     seconds: float | None  # timeoutSeconds
     as_table: bool = False  # kubectl get -w asks for Table objects in events
 
-    def line(self, event_type: str, obj: Obj, event: Event | None, now: datetime) -> bytes:
+    def line(self, event_type: str, obj: Obj, data: bytes | None, now: datetime) -> bytes:
+        """`data` is `obj`'s `item_bytes`, or None to serialise it here."""
         if self.as_table:
             meta = {"resourceVersion": obj["metadata"]["resourceVersion"]}
             return _event_bytes(event_type, table(self.flt.resource, [obj], meta, now))
-        return _line(event_type, obj, event)
+        return _line(self.flt.resource, event_type, obj, data)
+
+    def event_line(self, event_type: str, obj: Obj, event: Event, now: datetime) -> bytes:
+        """The line of a converted store event, built once per event for every watcher."""
+        if self.as_table or obj is not event.object or event_type != event.type:
+            return self.line(event_type, obj, event.data if obj is event.object else None, now)
+        cached = event.cache.get("line")
+        if cached is None:
+            cached = event.cache["line"] = _line(self.flt.resource, event_type, obj, event.data)
+        return cached
 
 
 class SimServer:
@@ -225,7 +233,6 @@ class SimServer:
         self._runner: web.AppRunner | None = None
         self._stopping = False
         self._watch_tasks: set[asyncio.Task[Any]] = set()
-        self._encodings: dict[int, tuple[Obj, bytes]] = {}  # id(object) -> (object, JSON)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -378,38 +385,28 @@ class SimServer:
         if q.get("watch", "").lower() in ("1", "true"):
             return await self._watch(request, resource, namespace, matches)
         if wants_table(request.headers.get("Accept", "")):
-            body = self._list(resource, namespace, matches, q)
-            return _json(table(resource, body["items"], body["metadata"], self.store.clock()))
-        return await self._stream_list(
-            request, resource, *self._page(resource, namespace, matches, q)
-        )
+            items, _, meta = self._page(resource, namespace, matches, q)
+            return _json(table(resource, items, meta, self.store.clock()))
+        _, data, meta = self._page(resource, namespace, matches, q)
+        return await self._stream_list(request, resource, data, meta)
 
+    @staticmethod
     async def _stream_list(
-        self, request: web.Request, resource: Resource, items: ObjList, meta: Obj
+        request: web.Request, resource: Resource, data: list[bytes], meta: Obj
     ) -> web.StreamResponse:
-        """A List body from each object's cached serialisation, written as it is joined."""
+        """A List body joined from the items' pre-serialised bytes, written as it is joined:
+        no object is encoded here (the store serialised each one when it was committed)."""
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         await response.prepare(request)
         head = {"kind": resource.list_kind, "apiVersion": resource.api_version, "metadata": meta}
         await response.write(orjson.dumps(head)[:-1] + b',"items":[')
-        for start in range(0, len(items), LIST_WRITE_ITEMS):
-            batch = b",".join(self._encoded(o) for o in items[start : start + LIST_WRITE_ITEMS])
+        for start in range(0, len(data), LIST_WRITE_ITEMS):
+            batch = b",".join(data[start : start + LIST_WRITE_ITEMS])
             await response.write(batch if start == 0 else b"," + batch)
         await response.write(b"]}")
         await response.write_eof()
         return response
-
-    def _encoded(self, obj: Obj) -> bytes:
-        """An object as a List item, serialised once: committed objects are never mutated."""
-        key = id(obj)
-        cached = self._encodings.get(key)
-        if cached is None or cached[0] is not obj:
-            if len(self._encodings) > 4 * (len(self.store._objects) + 1024):
-                self._encodings.clear()  # ids of superseded objects
-            cached = (obj, orjson.dumps(_without_type(obj)))
-            self._encodings[key] = cached
-        return cached[1]
 
     @staticmethod
     def _selector(q: Any, resource: Resource) -> Selector:
@@ -417,20 +414,11 @@ class SimServer:
         fields = parse_field_selector(q.get("fieldSelector"), resource.plural)
         return lambda o: labels(o) and fields(o)
 
-    def _list(self, resource: Resource, namespace: str | None, matches: Selector, q: Any) -> Obj:
-        items, meta = self._page(resource, namespace, matches, q)
-        return {
-            "kind": resource.list_kind,
-            "apiVersion": resource.api_version,
-            "metadata": meta,
-            "items": [_without_type(o) for o in items],
-        }
-
     def _page(
         self, resource: Resource, namespace: str | None, matches: Selector, q: Any
-    ) -> tuple[ObjList, Obj]:
-        """The items of one LIST page and its list metadata. A page of a resource unchanged
-        since the snapshot starts by bisection in the cached sorted view: O(page), not O(N)."""
+    ) -> tuple[ObjList, list[bytes], Obj]:
+        """The items of one LIST page, their bytes and the list metadata. The snapshot's sorted
+        view is built once per rv (`Store.view`), and a page starts by bisection: O(page)."""
         token, start = q.get("continue"), ""
         rv_param = q.get("resourceVersion", "")
         store = self.store
@@ -442,31 +430,30 @@ class SimServer:
             store.require(rv)
         else:
             rv = store.resource_version
-        if store.unchanged_since(resource, rv):
-            items, keys = store.sorted_view(resource)
-            if namespace is not None:
-                low = bisect.bisect_left(keys, f"{namespace}/")
-                high = bisect.bisect_left(keys, f"{namespace}0")  # "0" sorts right after "/"
-                items, keys = items[low:high], keys[low:high]
-            first = bisect.bisect_right(keys, start) if start else 0
-        else:
-            items = store.list_at(resource, rv, namespace, continuing=bool(token))
-            keys = ["/".join(object_key(o)) for o in items]
-            first = bisect.bisect_right(keys, start) if start else 0
+        view = store.view(resource, rv, continuing=bool(token)).namespace(namespace)
+        items, keys = view.items, view.keys
+        first = bisect.bisect_right(keys, start) if start else 0
         limit = _number(q.get("limit") or "0", "limit")
-        selected: ObjList = []
-        at = first
-        while at < len(items) and (limit <= 0 or len(selected) <= limit):
-            if matches(items[at]):
-                selected.append(items[at])
-            at += 1
+        filtered = bool(q.get("labelSelector") or q.get("fieldSelector"))
+        # Up to limit + 1 matching items from `first`: one more than a page says whether
+        # another page follows.
+        indices: range | list[int]
+        if not filtered:  # every item matches: the page is a slice
+            indices = range(first, len(items) if limit <= 0 else min(len(items), first + limit + 1))
+        else:
+            indices = []
+            at = first
+            while at < len(items) and (limit <= 0 or len(indices) <= limit):
+                if matches(items[at]):
+                    indices.append(at)
+                at += 1
         meta: Obj = {"resourceVersion": str(rv)}
-        if 0 < limit < len(selected):
-            selected = selected[:limit]
-            meta["continue"] = encode_continue(rv, "/".join(object_key(selected[-1])))
-            if not q.get("labelSelector") and not q.get("fieldSelector"):
+        if 0 < limit < len(indices):
+            indices = indices[:limit]
+            meta["continue"] = encode_continue(rv, keys[indices[-1]])
+            if not filtered:
                 meta["remainingItemCount"] = len(items) - first - limit
-        return selected, meta
+        return [items[i] for i in indices], [view.data[i] for i in indices], meta
 
     # ------------------------------------------------------------------ watch
     async def _watch(
@@ -487,17 +474,22 @@ class SimServer:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         try:
-            initial: list[tuple[str, Obj, Event | None]] = []
+            initial: list[tuple[str, Obj, bytes | None, Event | None]] = []
             try:
                 if resume_from is None:
-                    items, last_rv = store.list(resource, namespace)
-                    initial = [("ADDED", o, None) for o in items if matches(o)]
+                    last_rv = store.resource_version
+                    view = store.view(resource, last_rv).namespace(namespace)
+                    initial = [
+                        ("ADDED", o, data, None)
+                        for o, data in zip(view.items, view.data, strict=True)
+                        if matches(o)
+                    ]
                 else:
                     last_rv = resume_from
                     for past in store.events_since(last_rv):
                         converted = flt.convert(past)
                         if converted is not None:
-                            initial.append((*converted, past))
+                            initial.append((*converted, None, past))
                         last_rv = past.rv
             except ApiError as exc:
                 await response.prepare(request)
@@ -519,8 +511,12 @@ class SimServer:
                     return self._abort(request, response)
             as_table = wants_table(request.headers.get("Accept", ""))
             watch = _Watch(flt, queue, drop, bookmarks, timeout, as_table)
-            for event_type, obj, source in initial:
-                await response.write(watch.line(event_type, obj, source, store.clock()))
+            for event_type, obj, data, source in initial:
+                if source is not None:
+                    line = watch.event_line(event_type, obj, source, store.clock())
+                else:
+                    line = watch.line(event_type, obj, data, store.clock())
+                await response.write(line)
             return await self._stream(request, response, watch, last_rv)
         finally:
             store.unsubscribe(queue)
@@ -578,7 +574,7 @@ class SimServer:
                     converted = flt.convert(event)
                     if converted is None:
                         continue
-                    line = watch.line(*converted, event, self.store.clock())
+                    line = watch.event_line(*converted, event, self.store.clock())
                     if held is None and faults.take_reorder():
                         held = line
                         continue
@@ -627,7 +623,8 @@ class SimServer:
             if wants_table(request.headers.get("Accept", "")):
                 meta = {"resourceVersion": obj["metadata"]["resourceVersion"]}
                 return _json(table(resource, [obj], meta, store.clock()))
-            return _json(obj)
+            typed = resource.typed(store.data(resource, namespace, name))
+            return web.Response(body=typed, content_type="application/json")
         if request.method == "PUT":
             body = await self._body(request)
             if not isinstance(body, dict):
