@@ -38,7 +38,6 @@ conditions = st.builds(
     reason=st.sampled_from(
         ["", "Unschedulable", "SchedulingGated", "EvictionByEvictionAPI", "TerminationByKubelet"]
     ),
-    message=st.just(""),
     transition_at=times,
 )
 terminations = st.builds(
@@ -48,8 +47,6 @@ terminations = st.builds(
         ["", "Error", "Completed", "OOMKilled", "StartError", "ContainerStatusUnknown"]
     ),
     signal=st.sampled_from([0, 9]),
-    message=st.just(""),
-    started_at=times,
     finished_at=times,
 )
 containers = st.builds(
@@ -69,7 +66,6 @@ containers = st.builds(
             "PodInitializing",
         ]
     ),
-    waiting_message=st.just(""),
     running=st.booleans(),
     running_since=times,
     terminated=st.none() | terminations,
@@ -90,7 +86,6 @@ pods = st.builds(
     tracked=st.booleans(),
     conditions=st.lists(conditions, max_size=4).map(tuple),
     containers=st.lists(containers, max_size=3).map(tuple),
-    regular_names=st.just(("a",)),
     init_count=st.integers(0, 2),
     completion_index=st.sampled_from([None, -1, 0, 1, 2, 3]),
     index_failure_count=st.integers(0, 3),
@@ -114,7 +109,6 @@ job_conditions = st.builds(
     ),
     status=st.sampled_from(["True", "True", "False"]),
     reason=st.sampled_from(["", "BackoffLimitExceeded", "DeadlineExceeded", "JobSuspended"]),
-    message=st.just(""),
     transition_at=times,
 )
 index_sets = st.sampled_from(["", "0", "1-2", "0,3", "x"])
