@@ -7,11 +7,13 @@ both; a ratio is the median of the per-round ratios.
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 Case = Callable[[], object]
 
@@ -113,3 +115,45 @@ class Section:
             lines.append("")
         lines += [f"**For users.** {self.meaning}", ""]
         return "\n".join(lines)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Proc:
+    """A child Python process that talks in lines (bench.simproc, bench.exporterproc)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def spawn(cls, *args: str) -> Proc:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=REPO,
+            limit=1 << 28,  # a stats line carries every lag sample
+        )
+        return cls(process)
+
+    async def line(self, within: float = 600) -> str:
+        assert self.process.stdout is not None
+        return (await asyncio.wait_for(self.process.stdout.readline(), within)).decode().strip()
+
+    async def ask(self, command: str, within: float = 600) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{command}\n".encode())
+        await self.process.stdin.drain()
+        return await self.line(within)
+
+    async def close(self) -> None:
+        if self.process.returncode is None:
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.write(b"quit\n")
+                await asyncio.wait_for(self.process.wait(), 20)
+            except (TimeoutError, BrokenPipeError, ConnectionResetError):
+                self.process.kill()
+                await self.process.wait()

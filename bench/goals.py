@@ -19,7 +19,6 @@ import asyncio
 import gc
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ import aiohttp
 import orjson
 
 from bench import naive
-from bench.common import Section, fmt_bytes, fmt_ratio, fmt_time, percentile, progress
+from bench.common import Proc, Section, fmt_bytes, fmt_ratio, fmt_time, percentile, progress
 from jobwatch.cluster.informer import Informer
 from jobwatch.model import JOBS, PODS
 from jobwatch.state import ExporterState
@@ -41,9 +40,7 @@ from jobwatch_testbed.sim.store import JOBS as SIM_JOBS
 from jobwatch_testbed.sim.store import PODS as SIM_PODS
 from jobwatch_testbed.sim.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = 500
-STATS_LIMIT = 1 << 28  # bytes of one stdout line: a stats line carries every lag sample
 
 
 @dataclass(frozen=True)
@@ -204,43 +201,6 @@ class Http:
         return (self.after_kib - self.base_kib) * 1024 / max(self.pods, 1)
 
 
-class _Proc:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    async def line(self, within: float = 600) -> str:
-        assert self.process.stdout is not None
-        return (await asyncio.wait_for(self.process.stdout.readline(), within)).decode().strip()
-
-    async def ask(self, command: str, within: float = 600) -> str:
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"{command}\n".encode())
-        await self.process.stdin.drain()
-        return await self.line(within)
-
-    async def close(self) -> None:
-        if self.process.returncode is None:
-            try:
-                assert self.process.stdin is not None
-                self.process.stdin.write(b"quit\n")
-                await asyncio.wait_for(self.process.wait(), 20)
-            except (TimeoutError, BrokenPipeError, ConnectionResetError):
-                self.process.kill()
-                await self.process.wait()
-
-
-async def _spawn(*args: str) -> _Proc:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        limit=STATS_LIMIT,
-    )
-    return _Proc(process)
-
-
 async def _scrape(session: aiohttp.ClientSession, url: str) -> float:
     started = time.perf_counter()
     async with session.get(f"{url}/metrics", headers={"Accept-Encoding": "gzip"}) as response:
@@ -250,10 +210,10 @@ async def _scrape(session: aiohttp.ClientSession, url: str) -> float:
 
 async def _http(jobs: int, pods_per_job: int, rate: float, every: float, scrapes: int) -> Http:
     progress(f"goals: over HTTP {jobs} Jobs x {pods_per_job} pods: filling the sim")
-    sim = await _spawn(
+    sim = await Proc.spawn(
         "-m", "bench.simproc", "--jobs", str(jobs), "--pods-per-job", str(pods_per_job), "--cloned"
     )
-    exporter: _Proc | None = None
+    exporter: Proc | None = None
     try:
         ready = (await sim.line(1800)).split()
         if ready[:1] != ["ready"]:
@@ -262,7 +222,7 @@ async def _http(jobs: int, pods_per_job: int, rate: float, every: float, scrapes
             kubeconfig = Path(tmp, "kubeconfig")
             await asyncio.to_thread(kubeconfig.write_text, kubeconfig_yaml(ready[1]))
             progress("goals: exporter process: initial sync")
-            exporter = await _spawn("-m", "bench.exporterproc", "--kubeconfig", str(kubeconfig))
+            exporter = await Proc.spawn("-m", "bench.exporterproc", "--kubeconfig", str(kubeconfig))
             base = int((await exporter.line()).split()[1])
             _, url, sync = (await exporter.line(1800)).split()
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:

@@ -22,7 +22,6 @@ import os
 import re
 import ssl
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +32,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bench.common import Section, fmt_bytes, fmt_time, percentile, progress
+from bench.common import Proc, Section, fmt_bytes, fmt_time, percentile, progress
 from jobwatch_testbed.kube.build import binaries
 from jobwatch_testbed.kube.controlplane import ControlPlane, Options
 from jobwatch_testbed.sim.kubeconfig import kubeconfig_yaml
@@ -42,7 +41,6 @@ from jobwatch_testbed.sim.load import LoadGenerator
 from jobwatch_testbed.sim.objects import container, new_job, pod_for_job
 from jobwatch_testbed.sim.store import PODS, Store
 
-ROOT = Path(__file__).resolve().parents[1]
 NS = "bench"
 MERGE = "application/merge-patch+json"
 RECEIVED = re.compile(
@@ -114,45 +112,6 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / TCK
     return total
-
-
-class Proc:
-    """A child Python process that talks in lines (bench.simproc, bench.exporterproc)."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    @classmethod
-    async def spawn(cls, *args: str) -> Proc:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-            limit=1 << 28,
-        )
-        return cls(process)
-
-    async def line(self, within: float = 600) -> str:
-        assert self.process.stdout is not None
-        return (await asyncio.wait_for(self.process.stdout.readline(), within)).decode().strip()
-
-    async def ask(self, command: str, within: float = 600) -> str:
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"{command}\n".encode())
-        await self.process.stdin.drain()
-        return await self.line(within)
-
-    async def close(self) -> None:
-        if self.process.returncode is None:
-            try:
-                assert self.process.stdin is not None
-                self.process.stdin.write(b"quit\n")
-                await asyncio.wait_for(self.process.wait(), 20)
-            except (TimeoutError, BrokenPipeError, ConnectionResetError):
-                self.process.kill()
-                await self.process.wait()
 
 
 @dataclass
