@@ -54,22 +54,40 @@ async def _counters(prom: Prometheus) -> dict[Key, float]:
     return out
 
 
-async def _firing(prom: Prometheus) -> Counter[Key]:
-    return Counter(_key(a["labels"]) for a in await prom.alerts() if a["state"] == "firing")
+async def _alerts(prom: Prometheus) -> tuple[Counter[Key], int]:
+    """The firing alerts, and how many are still pending."""
+    alerts = await prom.alerts()
+    firing = Counter(_key(a["labels"]) for a in alerts if a["state"] == "firing")
+    return firing, sum(1 for a in alerts if a["state"] == "pending")
 
 
-async def _converged(single: Prometheus, sharded: Prometheus, want_jobs: int) -> None:
-    """Until both see every Job and agree on the series, counters and firing alerts twice in
-    a row (the two Prometheus servers scrape at different moments)."""
+Snapshot = tuple[Counter[Key], dict[Key, float], Counter[Key]]
+
+
+async def _snapshot(prom: Prometheus) -> tuple[Snapshot, int]:
+    firing, pending = await _alerts(prom)
+    return (await _series(prom), await _counters(prom), firing), pending
+
+
+async def _converged(
+    single: Prometheus, sharded: Prometheus, want_jobs: int
+) -> tuple[Snapshot, Snapshot]:
+    """The two snapshots once both see every Job, no alert is pending in either, and they agree
+    twice in a row (the two Prometheus servers scrape and evaluate at different moments). The
+    snapshots returned are the ones that agreed: a query after the wait could catch one server
+    between evaluations, so a mismatch would fail the test without the loop's patience, and
+    without pending alerts counted, an alert still on its way could fire in one and not yet
+    in the other."""
     agreed = 0
-    while agreed < 2:
+    while True:
         await asyncio.sleep(1.0)
-        one, many = await _series(single), await _series(sharded)
-        jobs = sum(1 for k in one if dict(k)["__name__"] == m.JOB_STATE.name)
-        alerts_one, alerts_many = await _firing(single), await _firing(sharded)
-        same = one == many and alerts_one == alerts_many and bool(alerts_one)
-        same = same and await _counters(single) == await _counters(sharded)
-        agreed = agreed + 1 if same and jobs == want_jobs else 0
+        one, pending_one = await _snapshot(single)
+        many, pending_many = await _snapshot(sharded)
+        jobs = sum(1 for k in one[0] if dict(k)["__name__"] == m.JOB_STATE.name)
+        settled = pending_one == pending_many == 0 and jobs == want_jobs and bool(one[2])
+        agreed = agreed + 1 if settled and one == many else 0
+        if agreed == 2:
+            return one, many
 
 
 async def _run() -> dict[str, Any]:
@@ -102,12 +120,12 @@ async def _run() -> dict[str, Any]:
                 await ScenarioPlayer(sim.store, speed=100).run(until_settled=True)
                 want_jobs = len(sim.store.list(JOBS)[0])
                 async with asyncio.timeout(TIMEOUT):
-                    await _converged(single, sharded, want_jobs)
+                    one, many = await _converged(single, sharded, want_jobs)
                 per_shard = [len(e.state.reports()) for e in exporters[1:]]
                 return {
-                    "series": (await _series(single), await _series(sharded)),
-                    "counters": (await _counters(single), await _counters(sharded)),
-                    "alerts": (await _firing(single), await _firing(sharded)),
+                    "series": (one[0], many[0]),
+                    "counters": (one[1], many[1]),
+                    "alerts": (one[2], many[2]),
                     "per_shard": per_shard,
                     "jobs": want_jobs,
                 }
