@@ -192,6 +192,14 @@ EXPORTER_PARSE_ERRORS_TOTAL = _exporter(
     "resource",
     type_="counter",
 )
+EXPORTER_TOLERANT_DECODES_TOTAL = _exporter(
+    "tolerant_decodes_total",
+    "Jobs and Pods that the fast typed decoder rejected (a field of an unexpected type) and the "
+    "slower tolerant path read instead. Steadily rising: something writes fields in a shape "
+    "jobwatch does not expect, and each such object costs several times more to read.",
+    "resource",
+    type_="counter",
+)
 EXPORTER_TRACKED_OBJECTS = _exporter(
     "tracked_objects", "Objects currently held in the store.", "resource"
 )
@@ -259,6 +267,7 @@ EXPORTER_FAMILIES: tuple[Metric, ...] = (
     EXPORTER_RELISTS_TOTAL,
     EXPORTER_EVENTS_TOTAL,
     EXPORTER_PARSE_ERRORS_TOTAL,
+    EXPORTER_TOLERANT_DECODES_TOTAL,
     EXPORTER_TRACKED_OBJECTS,
     EXPORTER_SYNCED,
     EXPORTER_UNAVAILABLE,

@@ -70,6 +70,9 @@ class Telemetry(Protocol):
     def parse_error(self, resource: Resource) -> None:
         """A watch line or list item was not a well-formed event or object; it was skipped."""
 
+    def tolerant_decodes(self, resource: Resource, objects: int) -> None:
+        """`objects` Jobs or Pods the typed decoder rejected took the tolerant dict path."""
+
     def unavailable(self, resource: Resource, scope: str | None, problem: Problem | None) -> None:
         """`resource` in `scope` cannot be listed because of `problem`; None once it can."""
 

@@ -103,6 +103,7 @@ class RecordingTelemetry:
     heartbeats: list[tuple[str, float]] = field(default_factory=list)
     syncs: list[tuple[str, str | None]] = field(default_factory=list)
     parse_errors: Counter[str] = field(default_factory=Counter)
+    tolerant: Counter[str] = field(default_factory=Counter)
     problems: list[tuple[str, str | None, Problem | None]] = field(default_factory=list)
     drift: Counter[str] = field(default_factory=Counter)
     on_request: Callable[[str, str, str], None] | None = None
@@ -126,6 +127,9 @@ class RecordingTelemetry:
 
     def parse_error(self, resource: str) -> None:
         self.parse_errors[resource] += 1
+
+    def tolerant_decodes(self, resource: str, objects: int) -> None:
+        self.tolerant[resource] += objects
 
     def unavailable(self, resource: str, scope: str | None, problem: Problem | None) -> None:
         self.problems.append((resource, scope, problem))

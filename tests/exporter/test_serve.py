@@ -126,6 +126,34 @@ async def test_deleted_jobs_leave_no_series(tmp_path: Path) -> None:
             await _eventually(lambda: _lacks(metrics, 'job_name="hello"'))
 
 
+def _mistyped(namespace: str, name: str) -> dict[str, Any]:
+    """A Job whose backoffLimit is a string: msgspec rejects it, the tolerant path reads it."""
+    job = new_job(namespace, name, [container("c", ["true"])])
+    job["spec"]["backoffLimit"] = "3"
+    return job
+
+
+@pytest.mark.timeout(60)
+async def test_objects_the_typed_decoder_rejects_are_read_and_counted(tmp_path: Path) -> None:
+    async with SimServer("127.0.0.1", 0) as sim:
+        sim.store.create(JOBS, _mistyped("ns", "listed"))
+        config = _settings(sim, tmp_path)
+        async with Exporter(config) as exporter:
+            await exporter.wait_ready()
+            metrics = f"{exporter.url}/metrics"
+            body = await _text(metrics)
+            assert 'jobwatch_exporter_tolerant_decodes_total{resource="jobs"} 1' in body
+            assert 'jobwatch_exporter_tolerant_decodes_total{resource="pods"} 0' in body
+            assert 'job_name="listed"' in body
+            sim.store.create(JOBS, _mistyped("ns", "watched"))
+            sim.store.create(JOBS, new_job("ns", "typed", [container("c", ["true"])]))
+            await _eventually(lambda: _has(metrics, 'job_name="typed"'))
+            body = await _text(metrics)
+            assert 'job_name="watched"' in body
+            assert 'jobwatch_exporter_tolerant_decodes_total{resource="jobs"} 2' in body
+            assert 'jobwatch_exporter_parse_errors_total{resource="jobs"} 0' in body
+
+
 @pytest.mark.timeout(60)
 async def test_a_deleted_cronjob_leaves_no_cronjob_series(tmp_path: Path) -> None:
     async with SimServer("127.0.0.1", 0) as sim:

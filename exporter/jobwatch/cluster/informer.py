@@ -297,6 +297,9 @@ class Informer:
             next_token = str(meta.get("continue") or "")
             rv = str(meta.get("resourceVersion") or "")
         del data
+        # Where records are decoded, a dict here is an object the typed decoder rejected.
+        if self._typed and (rejected := sum(1 for item in items if isinstance(item, dict))):
+            self._telemetry.tolerant_decodes(self.resource, rejected)
         self._telemetry.request(self.resource, "list", "ok")
         self._telemetry.heartbeat(self.resource, time.time())
         objects: list[Object] = [item for item in items if isinstance(item, (dict, Job, Pod))]
@@ -398,7 +401,12 @@ class Informer:
             if code == 410:
                 raise _Expired(message)
             raise _Retry(f"watch ERROR event: {code!r} {message}", key="error-event")
-        self._progressed(kind, obj if kind != "BOOKMARK" else None, _resource_version(obj))
+        if kind == "BOOKMARK":
+            self._progressed(kind, None, _resource_version(obj))
+            return
+        if self._typed:
+            self._telemetry.tolerant_decodes(self.resource, 1)
+        self._progressed(kind, obj, _resource_version(obj))
 
     def _progressed(self, kind: str, obj: Object | None, rv: str | None) -> None:
         """An object event (to the sink) or a bookmark (`obj` None): a heartbeat and progress,

@@ -401,7 +401,8 @@ def _exporter(s: _Selectors, y: int) -> list[dict[str, Any]]:
         _timeseries(
             "Exporter: watch events and parse errors",
             "Watch events per second by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK), "
-            "and objects skipped because they could not be parsed.",
+            "objects skipped because they could not be parsed, and objects read by the slower "
+            "tolerant path because a field had an unexpected type.",
             (16, y, 8, 8),
             "ops",
             (
@@ -411,6 +412,10 @@ def _exporter(s: _Selectors, y: int) -> list[dict[str, Any]]:
             (
                 f"sum by (resource) (rate({_name('exporter_parse_errors_total')}{{{exp}}}[$__rate_interval]))",
                 "parse errors {{resource}}",
+            ),
+            (
+                f"sum by (resource) (rate({_name('exporter_tolerant_decodes_total')}{{{exp}}}[$__rate_interval]))",
+                "tolerant decodes {{resource}}",
             ),
         ),
         _timeseries(

@@ -9,6 +9,7 @@ from typing import get_args
 from jobwatch import __version__
 from jobwatch import exposition as ex
 from jobwatch import metrics as m
+from jobwatch.decode import decodes
 from jobwatch.model import JOBS, PODS, Resource
 from jobwatch.sink import Problem, Result, Verb
 from jobwatch.state.counters import Counter
@@ -27,6 +28,7 @@ class SelfMetrics:
         self.relists = Counter(clock)
         self.events = Counter(clock)
         self.parse_errors = Counter(clock)
+        self.tolerant = Counter(clock)
         self.drift = Counter(clock)
         self.problems: dict[tuple[str, str | None], Problem] = {}
         # Called once every expected informer has synced or is known unavailable.
@@ -48,6 +50,8 @@ class SelfMetrics:
         for type_ in EVENT_TYPES:
             self.events.init((resource, type_))
         self.parse_errors.init((resource,))
+        if decodes(resource):
+            self.tolerant.init((resource,))
         self.drift.init((resource,))
 
     # --- Telemetry ---
@@ -132,6 +136,9 @@ class SelfMetrics:
     def parse_error(self, resource: Resource) -> None:
         self.parse_errors.inc((resource,))
 
+    def tolerant_decodes(self, resource: Resource, objects: int) -> None:
+        self.tolerant.inc((resource,), objects)
+
     def rendered(self, seconds: float) -> None:
         self.render_seconds += seconds
         self.renders += 1
@@ -154,6 +161,7 @@ class SelfMetrics:
                 ex.counter(m.EXPORTER_RELISTS_TOTAL, self.relists.series(), openmetrics),
                 ex.counter(m.EXPORTER_EVENTS_TOTAL, self.events.series(), openmetrics),
                 ex.counter(m.EXPORTER_PARSE_ERRORS_TOTAL, self.parse_errors.series(), openmetrics),
+                ex.counter(m.EXPORTER_TOLERANT_DECODES_TOTAL, self.tolerant.series(), openmetrics),
                 ex.gauge(
                     m.EXPORTER_TRACKED_OBJECTS,
                     {(r,): tracked.get(r, 0) for r in resources},

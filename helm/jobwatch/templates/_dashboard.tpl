@@ -921,7 +921,7 @@
     {
       "type": "timeseries",
       "title": "Exporter: watch events and parse errors",
-      "description": "Watch events per second by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK), and objects skipped because they could not be parsed.",
+      "description": "Watch events per second by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK), objects skipped because they could not be parsed, and objects read by the slower tolerant path because a field had an unexpected type.",
       "datasource": {
         "type": "prometheus",
         "uid": "${datasource}"
@@ -951,6 +951,16 @@
           "expr": "sum by (resource) (rate(jobwatch_exporter_parse_errors_total{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\"}[$__rate_interval]))",
           "refId": "B",
           "legendFormat": "parse errors {{ "{{" }}resource{{ "}}" }}",
+          "range": true
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum by (resource) (rate(jobwatch_exporter_tolerant_decodes_total{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }},{{ $.Values.monitoring.clusterLabel | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}=~\"$cluster\"}[$__rate_interval]))",
+          "refId": "C",
+          "legendFormat": "tolerant decodes {{ "{{" }}resource{{ "}}" }}",
           "range": true
         }
       ],
@@ -1966,7 +1976,7 @@
     {
       "type": "timeseries",
       "title": "Exporter: watch events and parse errors",
-      "description": "Watch events per second by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK), and objects skipped because they could not be parsed.",
+      "description": "Watch events per second by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK), objects skipped because they could not be parsed, and objects read by the slower tolerant path because a field had an unexpected type.",
       "datasource": {
         "type": "prometheus",
         "uid": "${datasource}"
@@ -1996,6 +2006,16 @@
           "expr": "sum by (resource) (rate(jobwatch_exporter_parse_errors_total{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}}[$__rate_interval]))",
           "refId": "B",
           "legendFormat": "parse errors {{ "{{" }}resource{{ "}}" }}",
+          "range": true
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum by (resource) (rate(jobwatch_exporter_tolerant_decodes_total{{ "{" }}{{ include "jobwatch.selector" $ | toString | toJson | trimPrefix "\"" | trimSuffix "\"" }}}[$__rate_interval]))",
+          "refId": "C",
+          "legendFormat": "tolerant decodes {{ "{{" }}resource{{ "}}" }}",
           "range": true
         }
       ],
