@@ -142,16 +142,16 @@ async def test_objects_the_typed_decoder_rejects_are_read_and_counted(tmp_path: 
             await exporter.wait_ready()
             metrics = f"{exporter.url}/metrics"
             body = await _text(metrics)
-            assert 'jobwatch_exporter_tolerant_decodes_total{resource="jobs"} 1' in body
-            assert 'jobwatch_exporter_tolerant_decodes_total{resource="pods"} 0' in body
+            assert 'jobwatch_exporter_tolerant_decodes_total{resource="jobs"} 1\n' in body
+            assert 'jobwatch_exporter_tolerant_decodes_total{resource="pods"} 0\n' in body
             assert 'job_name="listed"' in body
             sim.store.create(JOBS, _mistyped("ns", "watched"))
             sim.store.create(JOBS, new_job("ns", "typed", [container("c", ["true"])]))
             await _eventually(lambda: _has(metrics, 'job_name="typed"'))
             body = await _text(metrics)
             assert 'job_name="watched"' in body
-            assert 'jobwatch_exporter_tolerant_decodes_total{resource="jobs"} 2' in body
-            assert 'jobwatch_exporter_parse_errors_total{resource="jobs"} 0' in body
+            assert 'jobwatch_exporter_tolerant_decodes_total{resource="jobs"} 2\n' in body
+            assert 'jobwatch_exporter_parse_errors_total{resource="jobs"} 0\n' in body
 
 
 @pytest.mark.timeout(60)
